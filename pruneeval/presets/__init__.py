@@ -1,0 +1,90 @@
+"""Model presets: typed, frozen configs mirrored by the YAML files in this folder.
+
+``--model`` takes a preset name, a hub id or a local path; a hub id or path that matches no
+preset gets the generic preset with ``model`` set to it.  Unknown YAML keys are errors."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+from ..errors import UserError
+
+HERE = Path(__file__).parent
+
+
+def _f(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str = _f("custom", "preset name")
+    model: str = _f("", "hub id, local path, or 'toy'")
+    revision: str = _f("", "hub revision (commit or tag); empty = default branch")
+    system_prompt: str = _f("You are a helpful assistant. You should think step-by-step and put your final "
+                            "answer within \\boxed{}.", "system turn; empty = none")
+    user_template: str = _f("Solve the problem: {question}", "user turn; {question} is replaced")
+    max_tokens: int = _f(8192, "max generated tokens (evaluation and presampling)")
+    eval_temperature: float = _f(0.0, "evaluation temperature (0 = greedy)")
+    eval_top_p: float = _f(1.0, "evaluation top-p")
+    eval_tasks: str = _f("gsm8k_len,math_len,gaokao_len", "default eval tasks (comma list)")
+    presample_benchmark: str = _f("math_train", "training problems for presampling")
+    presample_limit: int = _f(5000, "number of training problems (0 = all)")
+    k: int = _f(16, "samples per training problem (K)")
+    presample_temperature: float = _f(0.5, "presampling temperature")
+    presample_top_p: float = _f(0.8, "presampling top-p")
+    finetune: str = _f("full", "full | freeze:N (train the last N layers) | lora:R")
+    lr: float = _f(2e-7, "peak learning rate")
+    lam: float = _f(2.0, "O1-Pruner lambda: weight of the accuracy term")
+    epochs: float = _f(1.0, "training epochs")
+    batch_size: int = _f(32, "effective batch size (per-device batch x accumulation x processes)")
+    micro_batch_size: int = _f(1, "per-device batch size")
+    warmup_ratio: float = _f(0.1, "share of steps spent warming up")
+    batch_gen: int = _f(8, "prompts per generation batch (HF engine)")
+
+    @classmethod
+    def help(cls) -> dict[str, str]:
+        return {f.name: f.metadata["help"] for f in fields(cls)}
+
+    def override(self, **values) -> "Preset":
+        """A copy with the non-None values replaced (CLI options)."""
+        return dataclasses.replace(self, **{k: v for k, v in values.items() if v is not None})
+
+
+def from_yaml(path: Path) -> Preset:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise UserError(f"{path}: cannot read preset ({e})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: a preset is a mapping of keys to values")
+    known = {f.name: f for f in fields(Preset)}
+    for key, value in data.items():
+        if key not in known:
+            raise UserError(f"{path}: unknown key {key!r} (known: {', '.join(known)})")
+        want = type(known[key].default)
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            data[key] = float(value)
+        elif not isinstance(value, want) or isinstance(value, bool) != (want is bool):
+            raise UserError(f"{path}: key {key!r} must be {want.__name__}, got {value!r}")
+    return Preset(**data)
+
+
+def names() -> list[str]:
+    return sorted(p.stem for p in HERE.glob("*.yaml"))
+
+
+def resolve(model: str | None) -> Preset:
+    """Preset for ``model``: a preset name (case-insensitive), a preset file, or a hub id / path."""
+    model = model or "toy"
+    for p in HERE.glob("*.yaml"):
+        preset = from_yaml(p)
+        if model.lower() in (p.stem.lower(), preset.model.lower()):
+            return preset
+    if model.endswith((".yaml", ".yml")) and Path(model).is_file():
+        return from_yaml(Path(model))
+    return Preset(name=Path(model.rstrip("/")).name or model, model=model)
