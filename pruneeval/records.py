@@ -28,6 +28,7 @@ class SampleRecord:
     correct: bool
     reason: str | None  # why not correct ("no_answer", "timeout", ...); None when correct
     gold: str
+    wall_share_s: float = 0.0  # this sample's share of its generation batch's wall time (sums to the total)
     token_ids: list[int] | None = field(default=None)  # kept by presampling for exact training
 
     @property

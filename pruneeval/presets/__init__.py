@@ -88,3 +88,19 @@ def resolve(model: str | None) -> Preset:
     if model.endswith((".yaml", ".yml")) and Path(model).is_file():
         return from_yaml(Path(model))
     return Preset(name=Path(model.rstrip("/")).name or model, model=model)
+
+
+def model_path(preset: Preset) -> str:
+    """Where the engine loads the preset's model from: the built toy model, a local dir or a hub id."""
+    if preset.model == "toy":
+        from ..toy.build import ensure_toy_model
+
+        return str(ensure_toy_model())
+    p = Path(preset.model).expanduser()
+    if p.exists():
+        if not (p / "config.json").is_file():
+            raise UserError(f"{p}: not a model directory (no config.json)")
+        return str(p)
+    if preset.model.startswith((".", "/", "~")) or preset.model.count("/") != 1:
+        raise UserError(f"model {preset.model!r}: no such directory, preset ({', '.join(names())}) or hub id")
+    return preset.model

@@ -1,0 +1,131 @@
+"""The ``pruneeval`` command line: thin, one call into the library per command."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .errors import UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Measure and shrink the thinking length of long-chain-of-thought models.")
+toy_app = typer.Typer(no_args_is_help=True, help="The embedded toy long-thought world.")
+app.add_typer(toy_app, name="toy")
+STATE = {"debug": False}
+
+MODEL = typer.Option(None, "--model", "-m", help="preset name, hub id or local model dir (default: the toy reasoner)")
+DATA_DIR = typer.Option(None, "--data-dir", help="local benchmark dir laid out like shared/data "
+                        "(default: $PRUNEEVAL_DATA_DIR, else the Hugging Face hub)")
+ENGINE = typer.Option("hf", "--engine", help="generation engine: hf")
+TRUST = typer.Option(False, "--trust-remote-code", help="allow code from the model repository to run")
+
+
+@app.callback()
+def _root(debug: bool = typer.Option(False, "--debug", help="show tracebacks of errors")):
+    STATE["debug"] = debug
+
+
+def _engine(engine: str, path: str, batch_size: int, revision: str, trust: bool):
+    from .engines import make_engine
+
+    try:
+        return make_engine(engine, path, batch_size=batch_size, revision=revision or None, trust_remote_code=trust)
+    except (OSError, ValueError) as e:
+        raise UserError(f"cannot load model {path!r}: {str(e).splitlines()[0]}") from e
+
+
+@app.command("eval")
+def eval_cmd(
+    model: Optional[str] = MODEL,
+    tasks: Optional[str] = typer.Option(None, "--tasks", "-t", help="comma list, e.g. gsm8k_len,math_len,gaokao_len "
+                                        "(default: the preset's)"),
+    limit: Optional[int] = typer.Option(None, "--limit", help="first N problems of each task"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="output dir (default runs/eval-<model>)"),
+    data_dir: Optional[Path] = DATA_DIR,
+    engine: str = ENGINE,
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="prompts per generation batch"),
+    n: int = typer.Option(1, "--n", help="samples per problem"),
+    temperature: Optional[float] = typer.Option(None, "--temperature", help="0 = greedy (default: the preset's)"),
+    top_p: Optional[float] = typer.Option(None, "--top-p"),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="max generated tokens (default: the preset's)"),
+    seed: int = typer.Option(0, "--seed"),
+    trust_remote_code: bool = TRUST,
+):
+    """Evaluate a model: accuracy, exact generated tokens and wall time per task."""
+    from . import presets
+    from .engines.base import Sampling
+    from .evaluate import PromptSpec, evaluate_task, parse_tasks
+    from .report.console import print_summaries
+
+    preset = presets.resolve(model)
+    task_list = parse_tasks(tasks or preset.eval_tasks)
+    sampling = Sampling(n=n, temperature=preset.eval_temperature if temperature is None else temperature,
+                        top_p=preset.eval_top_p if top_p is None else top_p,
+                        max_tokens=max_tokens or preset.max_tokens, seed=seed)
+    eng = _engine(engine, presets.model_path(preset), batch_size or preset.batch_gen, preset.revision,
+                  trust_remote_code)
+    out = out or Path("runs") / f"eval-{preset.name}"
+    prompt = PromptSpec(preset.system_prompt, preset.user_template)
+    summaries = {t: evaluate_task(eng, t, out, prompt, sampling, limit=limit, data_dir=data_dir,
+                                  model_name=preset.name, chunk=max(eng.batch_size, 1) * 4) for t in task_list}
+    print_summaries(summaries, out)
+
+
+@app.command("grade")
+def grade_cmd(
+    file: Path = typer.Argument(..., help="JSON lines with 'output' and 'gold'"),
+    benchmark: str = typer.Option(..., "--benchmark", "-b", help="grading rules of this benchmark"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="write graded lines here"),
+):
+    """Grade model outputs against gold answers; prints the accuracy."""
+    from .grading import grade_jsonl
+
+    res = grade_jsonl(file, benchmark, out)
+    typer.echo(f"{res['correct']}/{res['n']} correct: accuracy {res['accuracy']:.2%}")
+
+
+@toy_app.command("build")
+def toy_build(force: bool = typer.Option(False, "--force", help="rebuild even if a built model exists")):
+    """Build the toy reasoner (tokenizer + tiny model trained by the shared trainer)."""
+    from .toy.build import build
+
+    typer.echo(str(build(force=force)))
+
+
+@app.command("tasks-path")
+def tasks_path():
+    """Print the directory of pruneeval's lm-eval task files (for lm_eval --include_path)."""
+    import pruneeval.tasks
+
+    typer.echo(str(Path(pruneeval.tasks.__file__).parent))
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    try:
+        rv = app(args=argv, standalone_mode=False)
+        if isinstance(rv, int) and rv:
+            sys.exit(rv)
+    except UserError as e:
+        if STATE["debug"]:
+            raise
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except Exception as e:  # click's own usage errors come here too
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        if isinstance(e, click.exceptions.Abort):
+            sys.exit(130)
+        if STATE["debug"]:
+            raise
+        typer.echo(f"error: {e.__class__.__name__}: {e} (run with --debug for the traceback)", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

