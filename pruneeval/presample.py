@@ -1,0 +1,61 @@
+"""Presampling: K samples per training problem from the frozen reference model.
+
+Writes ``DIR/samples.jsonl`` (graded records with their exact token ids) and ``DIR/stats.json``
+with, per problem x, L_ref(x) = mean length and A_ref(x) = mean accuracy over its K samples
+(the sample itself included), the reference statistics of the O1-Pruner reward (DESIGN.md)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict
+from pathlib import Path
+from statistics import fmean
+from typing import Sequence
+
+from . import benchmarks
+from .engines.base import Engine, Sampling
+from .evaluate import PromptSpec, check_manifest, generate_records, versions
+from .metrics import summarize
+from .records import RecordStore, SampleRecord, write_json_atomic
+
+
+def reference_stats(records: Sequence[SampleRecord]) -> dict[str, dict]:
+    """Per problem: {"L_ref": mean tokens, "A_ref": mean accuracy, "k": samples}."""
+    by_problem: dict[str, list[SampleRecord]] = defaultdict(list)
+    for r in records:
+        by_problem[r.problem_id].append(r)
+    return {pid: {"L_ref": fmean(r.n_tokens for r in rs), "A_ref": fmean(float(r.correct) for r in rs), "k": len(rs)}
+            for pid, rs in by_problem.items()}
+
+
+def presample(engine: Engine, out_dir: Path, prompt: PromptSpec, *, benchmark: str, k: int, temperature: float,
+              top_p: float, max_tokens: int, limit: int | None = None, data_dir: str | None = None,
+              seed: int = 0, model_name: str = "", chunk: int = 16) -> dict:
+    """Generate, grade and store K samples per problem into ``out_dir``; resumes a partial run."""
+    problems = benchmarks.load(benchmark, data_dir, limit or None)
+    sampling = Sampling(n=k, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed)
+    manifest = {
+        "stage": "presample", "benchmark": benchmark, "model": engine.describe().get("model"),
+        "model_name": model_name, "prompt": asdict(prompt), "sampling": asdict(sampling), "limit": limit,
+        "n_problems": len(problems), "dataset_hash": benchmarks.dataset_hash(problems),
+        "engine": engine.describe(), "versions": versions(),
+    }
+    check_manifest(out_dir / "manifest.json", manifest)
+    records = generate_records(engine, problems, RecordStore(out_dir / "samples.jsonl"), prompt, sampling,
+                               chunk=chunk, keep_token_ids=True, label=f"presample {benchmark} x{k}")
+    summary = summarize(records, gen_time_s=sum(r.wall_share_s for r in records))
+    summary["manifest"] = manifest
+    write_json_atomic(out_dir / "stats.json", reference_stats(records))
+    write_json_atomic(out_dir / "summary.json", summary)
+    return summary
+
+
+def load_presample(path: Path) -> tuple[list[SampleRecord], dict[str, dict]]:
+    """Records and reference statistics of a finished presample directory."""
+    from .errors import UserError
+
+    store = RecordStore(Path(path) / "samples.jsonl")
+    if not store.path.is_file() or not (Path(path) / "stats.json").is_file():
+        raise UserError(f"{path}: not a finished presample directory (samples.jsonl and stats.json expected)")
+    records = store.load()
+    return records, reference_stats(records)
