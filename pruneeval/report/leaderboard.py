@@ -1,0 +1,83 @@
+"""``pruneeval report``: eval/run directories -> leaderboard.md / .csv / .json + PNGs."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Sequence
+
+from rich.console import Console
+
+from ..metrics import AES_VARIANTS
+from ..errors import UserError
+from ..records import write_json_atomic
+from .collect import collect_entries
+from .console import print_leaderboard
+from .markdown import render_leaderboard
+from .tables import intervals, leaderboard, long_frame, wide_csv_frame
+
+
+def slug(name: str, taken: set[str]) -> str:
+    """A file-name-safe, unique form of ``name``."""
+    base = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:60].strip("-.") or "model"
+    s, i = base, 2
+    while s in taken:
+        s, i = f"{base}-{i}", i + 1
+    taken.add(s)
+    return s
+
+
+def jsonable(obj):
+    """NaN -> None (JSON has no NaN), recursively."""
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    return obj
+
+
+def write_report(dirs: Sequence[Path], out: Path, baseline: str = "baseline", aes_variant: str = "paper", *,
+                 alpha: float = 1.0, beta: float = 3.0, gamma: float = 5.0, n_boot: int = 2000, seed: int = 0,
+                 plots: bool = True, console: Console | None = None) -> dict:
+    """Leaderboards (the paper's Table 2 layout) of every eval/run directory in ``dirs``.
+
+    Writes ``out``/leaderboard.md, leaderboard.csv, leaderboard.json, pareto_<model>.png and
+    gen_time.png, prints the tables, and returns the JSON document (with a "files" list)."""
+    if aes_variant not in AES_VARIANTS:
+        raise UserError(f"unknown AES variant {aes_variant!r}; choose one of {', '.join(AES_VARIANTS)}")
+    entries, warnings = collect_entries([Path(d) for d in dirs])
+    board = leaderboard(long_frame(entries), baseline=baseline, variant=aes_variant, alpha=alpha, beta=beta,
+                        gamma=gamma)
+    board["warnings"] = warnings + board["warnings"]
+    board["sources"] = sorted({str(e.task_dir) for e in entries})
+    order = {(b["model"], r["method"], ds): (i, j, k) for i, b in enumerate(board["models"])
+             for j, r in enumerate(b["rows"]) for k, ds in enumerate(b["datasets"])}
+    ci = sorted((c for c in intervals(entries, baseline=baseline, n_boot=n_boot, seed=seed)
+                 if (c["model"], c["method"], c["dataset"]) in order),
+                key=lambda c: order[(c["model"], c["method"], c["dataset"])])
+    board["intervals"] = ci
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    images, files, taken = {}, [], set()
+    if plots:
+        from .plots import plot_gen_time, plot_pareto
+        for block in board["models"]:
+            name = f"pareto_{slug(block['model'], taken)}.png"
+            files.append(plot_pareto(block, out / name))
+            images[block["model"]] = name
+        if plot_gen_time(board, out / "gen_time.png"):
+            files.append(out / "gen_time.png")
+            images["gen_time"] = "gen_time.png"
+    md = out / "leaderboard.md"
+    md.write_text(render_leaderboard(board, intervals=ci, images=images))
+    csv = out / "leaderboard.csv"
+    wide_csv_frame(board).to_csv(csv, index=False, float_format="%.6g")
+    files = [md, csv, out / "leaderboard.json", *files]
+    board["files"] = [str(f) for f in files]
+    write_json_atomic(out / "leaderboard.json", jsonable(board))
+    print_leaderboard(board, ci, console)
+    return board

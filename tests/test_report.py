@@ -1,0 +1,180 @@
+"""Leaderboard reports over synthetic eval/run directories, markdown escaping, the paper's
+published table, and the length analyses on a synthetic presample directory."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from pruneeval.errors import UserError
+from pruneeval.metrics import summarize
+from pruneeval.records import RecordStore, SampleRecord, write_json_atomic
+from pruneeval.report import write_paper_report, write_report
+from pruneeval.report.markdown import md_escape
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def rec(pid, idx, correct, n_tokens, benchmark="toy"):
+    return SampleRecord(problem_id=pid, sample_idx=idx, benchmark=benchmark, prompt=[{"role": "user", "content": "q"}],
+                        output="...", n_tokens=n_tokens, finish_reason="stop", latency_s=0.01,
+                        extracted="1" if correct else None, correct=correct, reason=None if correct else "wrong",
+                        gold="1", token_ids=None)
+
+
+def write_task(task_dir: Path, *, model: str, method: str | None, task: str, acc: float, length: int,
+               n: int = 60, seed: int = 0, gen_time: float = 30.0) -> list[SampleRecord]:
+    rng = random.Random(f"{task}-{method}-{seed}")
+    correct = [i < round(acc * n) for i in range(n)]  # exactly acc*n correct, in random order
+    rng.shuffle(correct)
+    records = [rec(f"{task}-{i}", 0, correct[i], max(1, int(rng.gauss(length, length / 5))), task[:-4])
+               for i in range(n)]
+    RecordStore(task_dir / "samples.jsonl").append(records)
+    manifest = {"model": f"hub/{model}", "model_name": model, "task": task, "benchmark": task[:-4],
+                "prompt": "default", "sampling": {"temperature": 0}, "max_tokens": 4096, "engine": "hf"}
+    if method is not None:
+        manifest["method"] = method
+    write_json_atomic(task_dir / "summary.json", summarize(records, gen_time) | {"manifest": manifest})
+    return records
+
+
+METHODS = {"baseline": (0.60, 900, 100.0), "prompt": (0.55, 700, 80.0), "sft": (0.62, 800, 90.0),
+           "o1pruner": (0.66, 500, 50.0)}
+
+
+@pytest.fixture()
+def run_dirs(tmp_path):
+    """A run dir (baseline + o1pruner + a presample dir), and a plain eval dir (sft, prompt)."""
+    run = tmp_path / "run1"
+    for method in ("baseline", "o1pruner"):
+        for j, task in enumerate(("math_len", "gsm8k_len")):
+            a, ln, t = METHODS[method]
+            write_task(run / "eval" / method / task, model="toy", method=method, task=task, acc=a,
+                       length=ln + 100 * j, gen_time=t)
+    pre = run / "presample"
+    RecordStore(pre / "samples.jsonl").append([rec("p0", k, k % 2 == 0, 100 + k) for k in range(4)])
+    write_json_atomic(pre / "summary.json", summarize(RecordStore(pre / "samples.jsonl").load())
+                      | {"manifest": {"model_name": "toy", "kind": "presample"}})
+    ev = tmp_path / "ev2"
+    for method in ("sft", "prompt"):
+        for j, task in enumerate(("math_len", "gsm8k_len")):
+            a, ln, t = METHODS[method]
+            write_task(ev / method / task, model="toy", method=method, task=task, acc=a, length=ln + 100 * j,
+                       gen_time=t)
+    return [run, ev]
+
+
+def quiet() -> Console:
+    return Console(file=io.StringIO(), width=200)
+
+
+def test_report_writes_markdown_csv_json_and_pngs(run_dirs, tmp_path):
+    out = tmp_path / "rep"
+    board = write_report(run_dirs, out, console=quiet())
+    for name in ("leaderboard.md", "leaderboard.csv", "leaderboard.json", "pareto_toy.png", "gen_time.png"):
+        assert (out / name).stat().st_size > 0, name
+    for png in out.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [b["model"] for b in board["models"]] == ["toy"]
+    block = board["models"][0]
+    assert block["datasets"] == ["math", "gsm8k"]  # paper order; the presample summary is not a task
+    assert [r["method"] for r in block["rows"]] == ["baseline", "prompt", "sft", "o1pruner"]
+    md = (out / "leaderboard.md").read_text()
+    assert "| Method | MATH Acc | MATH Length | MATH AES | GSM8K Acc" in md and "Average AES" in md
+    assert "AES variant 'paper'" in md and "alpha=1, beta=3, gamma=5" in md
+    assert "O1-Pruner" in md and "Generation time" in md and "bootstrap" in md
+    assert "![Accuracy against mean length, toy](pareto_toy.png)" in md
+    # JSON and CSV carry the same numbers
+    doc = json.loads((out / "leaderboard.json").read_text())
+    assert doc["aes"]["variant"] == "paper" and doc["aes"]["gamma"] == 5
+    rows = {r["method"]: r for r in csv.DictReader(open(out / "leaderboard.csv"))}
+    o1 = next(r for r in doc["models"][0]["rows"] if r["method"] == "o1pruner")
+    assert float(rows["o1pruner"]["average.aes"]) == pytest.approx(o1["average"]["aes"], rel=1e-5)
+    assert float(rows["baseline"]["math.aes"]) == 0
+    # average AES is the mean of the per-dataset AES values
+    assert o1["average"]["aes"] == pytest.approx((o1["cells"]["math"]["aes"] + o1["cells"]["gsm8k"]["aes"]) / 2)
+    # generation time per method: sum over datasets
+    gt = {g["method"]: g["total_s"] for g in doc["models"][0]["gen_time"]}
+    assert gt == {"baseline": 200.0, "prompt": 160.0, "sft": 180.0, "o1pruner": 100.0}
+    # paired bootstrap intervals, one per non-baseline method and dataset
+    ci = doc["intervals"]
+    assert len(ci) == 6 and all(c["n_problems"] == 60 for c in ci)
+    assert all(c["acc_lo"] <= c["acc_diff"] <= c["acc_hi"] and c["len_lo"] <= c["len_diff"] <= c["len_hi"] for c in ci)
+    assert all(c["len_hi"] < 0 for c in ci if c["method"] == "o1pruner")
+
+
+def test_report_printed_variant_and_terminal_table(run_dirs, tmp_path):
+    console = quiet()
+    paper = write_report(run_dirs, tmp_path / "a", console=quiet(), plots=False)
+    printed = write_report(run_dirs, tmp_path / "b", aes_variant="printed", console=console, plots=False)
+    p = {r["method"]: r["cells"]["math"] for r in paper["models"][0]["rows"]}
+    q = {r["method"]: r["cells"]["math"] for r in printed["models"][0]["rows"]}
+    assert p["prompt"]["acc"] < p["baseline"]["acc"]  # accuracy fell: the variants differ
+    assert p["prompt"]["aes"] < q["prompt"]["aes"]
+    assert p["o1pruner"]["aes"] == q["o1pruner"]["aes"]
+    text = console.file.getvalue()
+    assert "toy" in text and "O1-Pruner" in text and "printed" in text and "GSM8K" in text
+
+
+def test_report_errors_are_user_errors(run_dirs, tmp_path):
+    with pytest.raises(UserError, match="no eval summaries"):
+        write_report([tmp_path / "empty_dir_that_is"], tmp_path / "o") if (tmp_path / "empty_dir_that_is").mkdir() is None else None
+    with pytest.raises(UserError, match="no such file"):
+        write_report([tmp_path / "missing"], tmp_path / "o")
+    with pytest.raises(UserError, match="baseline method 'reference'"):
+        write_report(run_dirs, tmp_path / "o", baseline="reference", console=quiet())
+    with pytest.raises(UserError, match="unknown AES variant"):
+        write_report(run_dirs, tmp_path / "o", aes_variant="pretty")
+    (tmp_path / "bad" / "math_len").mkdir(parents=True)
+    (tmp_path / "bad" / "math_len" / "summary.json").write_text("{not json")
+    with pytest.raises(UserError, match="summary.json"):
+        write_report([tmp_path / "bad"], tmp_path / "o")
+
+
+def test_duplicate_results_keep_the_first_and_warn(run_dirs, tmp_path):
+    board = write_report([*run_dirs, run_dirs[0]], tmp_path / "o", console=quiet(), plots=False)
+    assert not board["warnings"]  # the same directory twice is not a conflict
+    import shutil
+    shutil.copytree(run_dirs[0], tmp_path / "run_copy")
+    board = write_report([*run_dirs, tmp_path / "run_copy"], tmp_path / "o", console=quiet(), plots=False)
+    assert any("duplicate result" in w for w in board["warnings"])
+
+
+HOSTILE = "evil|model\n# Heading `code` <script>alert(1)</script> [x](http://e) *b* _i_"
+
+
+def test_markdown_escapes_hostile_names(tmp_path):
+    d = tmp_path / "hostile"
+    for method in ("baseline", "my|method<b>"):
+        write_task(d / re.sub(r"\W", "_", method) / "gsm8k_len", model=HOSTILE, method=method, task="gsm8k_len",
+                   acc=0.5, length=300)
+    write_report([d], tmp_path / "o", console=quiet())
+    md = (tmp_path / "o" / "leaderboard.md").read_text()
+    assert "<script" not in md and "<b>" not in md
+    assert "`code`" not in md and "[x](http" not in md and "\\[x\\](http" in md
+    assert not any(line.startswith("# Heading") for line in md.splitlines())
+    tables = [t.splitlines() for t in re.findall(r"(?:^\|.*\n)+", md, flags=re.M)]
+    assert len(tables) >= 3  # Table 2, generation time, bootstrap intervals
+    for table in tables:  # every row of a table has exactly the header's columns
+        assert len({len(re.findall(r"(?<!\\)\|", line)) for line in table}) == 1, table
+    assert len(re.findall(r"(?<!\\)\|", tables[0][0])) == 8  # Method + GSM8K and Average x (Acc, Length, AES)
+    assert "evil\\|model" in md and "my\\|method&lt;b&gt;" in md
+    assert md_escape("a\r\nb\x00c") == "a bc"
+
+
+def test_paper_report_matches_published_table(tmp_path):
+    out = tmp_path / "paper.md"
+    doc = write_paper_report(ROOT / "reports" / "o1pruner-paper.csv", out)
+    text = out.read_text()
+    committed = (ROOT / "reports" / "o1pruner-paper.md").read_text()
+    assert text == committed, "reports/o1pruner-paper.md is stale: rebuild it with write_paper_report"
+    assert doc["printed_matches_published"] == {"cells": 30, "matched": 30, "average_cells": 10, "average_matched": 10}
+    assert "Marco-o1-7B" in text and "QwQ-32B-Preview" in text and "variant 'printed'" in text
+    assert "variant 'paper'" in text and "| O1-Pruner | 77.5 | 657 | **0.58**" in text
