@@ -16,7 +16,7 @@ from rich.console import Console
 from pruneeval.errors import UserError
 from pruneeval.metrics import summarize
 from pruneeval.records import RecordStore, SampleRecord, write_json_atomic
-from pruneeval.report import write_paper_report, write_report
+from pruneeval.report import analyze_length, write_paper_report, write_report
 from pruneeval.report.markdown import md_escape
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,7 +147,7 @@ def test_duplicate_results_keep_the_first_and_warn(run_dirs, tmp_path):
     assert any("duplicate result" in w for w in board["warnings"])
 
 
-HOSTILE = "evil|model\n# Heading `code` <script>alert(1)</script> [x](http://e) *b* _i_"
+HOSTILE = "evil|model\n# Heading `code` <script>alert(1)</script> [x](http://e) *b* _i_ $a^{\\frac$"
 
 
 def test_markdown_escapes_hostile_names(tmp_path):
@@ -178,3 +178,62 @@ def test_paper_report_matches_published_table(tmp_path):
     assert doc["printed_matches_published"] == {"cells": 30, "matched": 30, "average_cells": 10, "average_matched": 10}
     assert "Marco-o1-7B" in text and "QwQ-32B-Preview" in text and "variant 'printed'" in text
     assert "variant 'paper'" in text and "| O1-Pruner | 77.5 | 657 | **0.58**" in text
+
+
+def _presample(tmp_path: Path) -> Path:
+    """Hand-built K=8 samples per problem, written in shuffled order with scrambled sample_idx."""
+    d = tmp_path / "presample"
+    # (problem, [(n_tokens, correct), ...]) -- listed shortest first for readability
+    p1 = [(10, True), (20, True), (30, False), (40, True), (50, False), (60, False), (70, False), (80, False)]
+    p2 = [(5, True), (6, True), (7, True), (8, True), (9, True), (10, True), (11, False), (12, True)]
+    p3 = [(100 + i, True) for i in range(8)]  # always right: in the 60-100% group only
+    p4 = [(200, True), (300, False), (400, False)]  # 3 samples: too few for 4 intervals
+    rows = [(pid, n, c) for pid, ss in (("p1", p1), ("p2", p2), ("p3", p3), ("p4", p4)) for n, c in ss]
+    rng = random.Random(5)
+    rng.shuffle(rows)
+    recs, seen = [], {}
+    for pid, n, c in rows:
+        seen[pid] = seen.get(pid, 0) + 1
+        recs.append(rec(pid, 100 - seen[pid], c, n, benchmark="math"))
+    RecordStore(d / "samples.jsonl").append(recs)
+    write_json_atomic(d / "summary.json", summarize(recs) | {"manifest": {"model_name": "toy", "method": "baseline"}})
+    return d
+
+
+def test_analyze_length_table1_difficulty_and_png(tmp_path):
+    console = quiet()
+    res = analyze_length(_presample(tmp_path), tmp_path / "ana", console=console)
+    t1 = res["table1"]
+    # p1 intervals: [1, .5, 0, 0]; p2: [1, 1, 1, .5]; p3: [1, 1, 1, 1]; p4 skipped
+    assert t1["n_problems"] == 3 and t1["n_skipped"] == 1
+    assert t1["accuracy"] == pytest.approx([1.0, 2.5 / 3, 2 / 3, 1.5 / 3])
+    assert t1["mean_tokens"][0] == pytest.approx((15 + 5.5 + 100.5) / 3)
+    mixed = res["table1_mixed"]
+    assert mixed["n_problems"] == 2 and mixed["accuracy"] == pytest.approx([1.0, 0.75, 0.5, 0.25])
+    # pass rates: p1 3/8, p2 7/8, p3 1, p4 1/3 -> 0-40%: p1, p4; 30-70%: p1, p4; 60-100%: p2, p3
+    groups = {g["group"]: g for g in res["difficulty"]}
+    assert sorted(groups["0-40%"]["problem_ids"]) == ["p1", "p4"]
+    assert sorted(groups["30-70%"]["problem_ids"]) == ["p1", "p4"]
+    assert sorted(groups["60-100%"]["problem_ids"]) == ["p2", "p3"]
+    assert groups["0-40%"]["accuracy"] == pytest.approx(4 / 11)
+    assert groups["60-100%"]["mean_tokens"] == pytest.approx((68 + 8 * 103.5) / 16)
+    for name in ("length_analysis.md", "length_analysis.json", "length_accuracy.png"):
+        assert (tmp_path / "ana" / name).stat().st_size > 0
+    assert (tmp_path / "ana" / "length_accuracy.png").read_bytes()[:4] == b"\x89PNG"
+    md = (tmp_path / "ana" / "length_analysis.md").read_text()
+    assert "| all problems, n=3: accuracy (%) | 100.0 | 83.3 | 66.7 | 50.0 |" in md
+    assert "Interval 4 (longest)" in console.file.getvalue()
+    assert json.loads((tmp_path / "ana" / "length_analysis.json").read_text())["model"] == "toy"
+
+
+def test_analyze_length_accepts_a_file_and_splits_unevenly(tmp_path):
+    d = _presample(tmp_path)
+    res = analyze_length(d / "samples.jsonl", tmp_path / "ana5", n_intervals=3, console=quiet())
+    # K=8 into 3 intervals: sizes 3, 3, 2; p1 -> [2/3, 1/3, 0]
+    assert res["table1"]["n_problems"] == 4  # p4 (3 samples) now counts
+    from pruneeval.report.analyze import by_problem, split_by_length
+    p1 = by_problem(RecordStore(d / "samples.jsonl").load())[("math", "p1")]
+    chunks = split_by_length(p1, 3)
+    assert [[r.n_tokens for r in c] for c in chunks] == [[10, 20, 30], [40, 50, 60], [70, 80]]
+    with pytest.raises(UserError, match="no samples.jsonl"):
+        analyze_length(tmp_path / "ana5", console=quiet())

@@ -106,3 +106,86 @@ def plot_gen_time(board: dict, path: Path) -> Path:
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     fig.savefig(path)
     return path
+
+
+def plot_length_accuracy(result: dict, examples: dict, path: Path) -> Path:
+    """The paper's Figure 1 and Table 1 in one figure: top left, accuracy by within-problem
+    length interval; top right, the difficulty groups; below, for a handful of problems with
+    mixed outcomes, every sample's length and correctness with the interval accuracy drawn over."""
+    import random
+
+    from matplotlib.gridspec import GridSpec
+
+    k = result["n_intervals"]
+    n_rows = math.ceil(len(examples) / 3)
+    fig = Figure(figsize=(14, 4.2 * (1 + n_rows)), dpi=100)
+    gs = GridSpec(1 + n_rows, 3, figure=fig)
+    ax = fig.add_subplot(gs[0, :2])
+    xs = list(range(1, k + 1))
+    width = 0.38
+    for off, (name, tab, color) in zip((-width / 2, width / 2), (
+            (f"all problems (n={result['table1']['n_problems']})", result["table1"], "tab:blue"),
+            (f"mixed-outcome problems (n={result['table1_mixed']['n_problems']})", result["table1_mixed"], "tab:orange"))):
+        vals = [100 * a if a == a else 0 for a in tab["accuracy"]]
+        bars = ax.bar([x + off for x in xs], vals, width, label=name, color=color)
+        for b, v, t in zip(bars, vals, tab["mean_tokens"]):
+            ax.annotate(f"{v:.1f}%\n{t:.0f} tok" if t == t else "", (b.get_x() + b.get_width() / 2, v),
+                        textcoords="offset points", xytext=(0, 2), ha="center", fontsize=8)
+    ax.set_xticks(xs, [f"{i}{' (shortest)' if i == 1 else ' (longest)' if i == k else ''}" for i in xs])
+    ax.set_xlabel("Length interval within each problem's samples")
+    ax.set_ylabel("Mean accuracy (%)")
+    ax.set_ylim(0, 118)
+    ax.set_title("Accuracy by length interval (Table 1)", fontsize=11)
+    ax.legend(fontsize=9, loc="upper right")
+    ax.grid(axis="y", alpha=0.3)
+
+    ax = fig.add_subplot(gs[0, 2])
+    groups = result["difficulty"]
+    names = [g["group"] for g in groups]
+    ax.bar(names, [100 * g["accuracy"] if g["accuracy"] == g["accuracy"] else 0 for g in groups], color="tab:green",
+           label="accuracy")
+    ax.set_ylabel("Accuracy (%)")
+    ax.set_ylim(0, 110)
+    ax.set_xlabel("Pass-rate group (problems)")
+    tw = ax.twinx()
+    tw.plot(names, [g["mean_tokens"] for g in groups], "o-", color="black", label="mean tokens")
+    tw.set_ylabel("Mean tokens")
+    peak = max((g["mean_tokens"] for g in groups if g["mean_tokens"] == g["mean_tokens"]), default=1)
+    tw.set_ylim(0, 1.6 * peak)  # keep the line clear of the legend
+    for i, g in enumerate(groups):
+        ax.annotate(f"n={g['n_problems']}", (i, 2), ha="center", fontsize=8, color="white")
+    ax.set_title("Difficulty split by pass rate", fontsize=11)
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = tw.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper left")
+
+    rng = random.Random(0)
+    for i, ((bench, pid), samples) in enumerate(examples.items()):
+        ax = fig.add_subplot(gs[1 + i // 3, i % 3])
+        for correct, color, label in ((True, "tab:green", "correct sample"), (False, "tab:red", "wrong sample")):
+            pts = [r.n_tokens for r in samples if r.correct == correct]
+            ax.scatter(pts, [float(correct) + rng.uniform(-0.05, 0.05) for _ in pts], s=18, alpha=0.6,
+                       color=color, label=label)
+        chunks = [c for c in _split(samples, k) if c]
+        ax.plot([sum(r.n_tokens for r in c) / len(c) for c in chunks],
+                [sum(r.correct for r in c) / len(c) for c in chunks], "o-", color="tab:blue", lw=2,
+                label=f"accuracy of {k} length intervals")
+        rate = sum(r.correct for r in samples) / len(samples)
+        ax.set_title(plain(f"{pid} ({bench}): pass {rate:.0%}, K={len(samples)}")[:60], fontsize=9.5)
+        ax.set_ylim(-0.15, 1.15)
+        ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
+        ax.set_xlabel("Generated tokens")
+        ax.set_ylabel("Correct / interval accuracy")
+        ax.grid(alpha=0.3)
+        if i == 0:
+            ax.legend(fontsize=7.5, loc="center right")
+    fig.suptitle(plain(f"{result['model']}: accuracy against length ({result['n_problems']} problems, "
+                       f"{result['n_records']} samples)"), fontsize=12)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.savefig(path)
+    return path
+
+
+def _split(samples, k):
+    from .analyze import split_by_length
+    return split_by_length(samples, k)
