@@ -170,7 +170,7 @@ def test_markdown_escapes_hostile_names(tmp_path):
 
 
 def test_paper_report_matches_published_table(tmp_path):
-    out = tmp_path / "paper.md"
+    out = tmp_path / "o1pruner-paper.md"
     doc = write_paper_report(ROOT / "reports" / "o1pruner-paper.csv", out)
     text = out.read_text()
     committed = (ROOT / "reports" / "o1pruner-paper.md").read_text()
@@ -178,6 +178,8 @@ def test_paper_report_matches_published_table(tmp_path):
     assert doc["printed_matches_published"] == {"cells": 30, "matched": 30, "average_cells": 10, "average_matched": 10}
     assert "Marco-o1-7B" in text and "QwQ-32B-Preview" in text and "variant 'printed'" in text
     assert "variant 'paper'" in text and "| O1-Pruner | 77.5 | 657 | **0.58**" in text
+    assert "| Marco-o1-7B | Fast-solving Prompt | MATH | 0.15 | -0.15 |" in text  # printed vs stated formula
+    assert (tmp_path / "o1pruner-paper_pareto_QwQ-32B-Preview.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def _presample(tmp_path: Path) -> Path:

@@ -65,7 +65,7 @@ def _check(boards: dict, pub: pd.DataFrame) -> tuple[dict, list[dict], list[dict
 
 
 def render_paper(boards: dict, counts: dict, differ: list[dict], lengths: list[dict], rounding: list[dict],
-                 csv_name: str) -> str:
+                 csv_name: str, images: dict | None = None) -> str:
     out = ["# O1-Pruner paper, Table 2, rebuilt", "",
            f"Source: {md_escape(SOURCE)}. The published accuracy (%) and mean length (tokens) of each "
            f"dataset are in `{md_escape(csv_name)}` (with the published AES cells, for checking); everything "
@@ -81,6 +81,8 @@ def render_paper(boards: dict, counts: dict, differ: list[dict], lengths: list[d
             header, rows = table2_rows(block)
             out += [f"### {md_escape(block['model'])}", "", md_table(header, rows), ""]
         out += [md_escape(board["aes"]["description"]), ""]
+    for model, name in (images or {}).items():
+        out += [f"![Accuracy against mean length, {md_escape(model)}]({name})", ""]
     out += ["## Note on the discrepancy", "",
             "The paper states AES = alpha·dL + beta·|dA| when accuracy does not fall and alpha·dL − gamma·|dA| "
             "when it falls (alpha=1, beta=3, gamma=5), but its printed cells were computed with + beta·|dA| on "
@@ -115,13 +117,22 @@ def render_paper(boards: dict, counts: dict, differ: list[dict], lengths: list[d
     return "\n".join(out)
 
 
-def write_paper_report(csv_path: Path, out_md: Path) -> dict:
-    """Rebuild ``out_md`` from the published Table 2 in ``csv_path`` under both AES variants."""
+def write_paper_report(csv_path: Path, out_md: Path, *, plots: bool = True) -> dict:
+    """Rebuild ``out_md`` from the published Table 2 in ``csv_path`` under both AES variants
+    (and, with ``plots``, one accuracy-vs-length PNG per model next to it)."""
     csv_path, out_md = Path(csv_path), Path(out_md)
     long, pub = read_paper_csv(csv_path)
     boards = {v: leaderboard(long, variant=v) for v in AES_VARIANTS}
     counts, differ, lengths, rounding = _check(boards, pub)
     out_md.parent.mkdir(parents=True, exist_ok=True)
-    out_md.write_text(render_paper(boards, counts, differ, lengths, rounding, csv_path.name))
+    images = {}
+    if plots:
+        from .leaderboard import slug
+        from .plots import plot_pareto
+        taken: set[str] = set()
+        for block in boards["paper"]["models"]:
+            images[block["model"]] = f"{out_md.stem}_pareto_{slug(block['model'], taken)}.png"
+            plot_pareto(block, out_md.parent / images[block["model"]])
+    out_md.write_text(render_paper(boards, counts, differ, lengths, rounding, csv_path.name, images))
     return {"variants": boards, "printed_matches_published": counts, "differ": differ, "average_lengths": lengths,
             "average_rounding": rounding}

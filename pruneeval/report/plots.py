@@ -26,7 +26,7 @@ def _style(methods: list[str]) -> dict[str, tuple]:
 
 
 def _grid(n: int, w: float = 4.6, h: float = 3.8) -> tuple[Figure, list]:
-    ncols = min(n, 3)
+    ncols = 2 if n == 4 else min(n, 3)
     nrows = math.ceil(n / ncols)
     fig = Figure(figsize=(w * ncols, h * nrows + 0.9), dpi=110)
     axes = [fig.add_subplot(nrows, ncols, i + 1) for i in range(n)]
@@ -42,7 +42,7 @@ def plot_pareto(block: dict, path: Path) -> Path:
     fig, axes = _grid(len(cols))
     for ax, col in zip(axes, cols):
         pts = []
-        for r in block["rows"]:
+        for i, r in enumerate(block["rows"]):
             c = r["average"] if col == AVERAGE else r["cells"][col]
             if math.isnan(c["acc"]) or math.isnan(c["length"]):
                 continue
@@ -50,26 +50,26 @@ def plot_pareto(block: dict, path: Path) -> Path:
             x, y = c["length"], 100 * c["acc"]
             on = r["pareto"][col]
             ax.scatter([x], [y], s=90 if on else 60, color=color, marker=marker, zorder=3,
-                       edgecolors="black" if on else "none", linewidths=1.6, label=plain(method_name(r["method"])))
-            ax.annotate(plain(method_name(r["method"])), (x, y), textcoords="offset points", xytext=(6, 5),
-                        fontsize=8.5)
+                       edgecolors="black" if on else "none", linewidths=1.6)
+            ax.annotate(plain(method_name(r["method"])), (x, y), textcoords="offset points",
+                        xytext=(6, 5) if i % 2 == 0 else (6, -13), fontsize=8.5)  # alternate: fewer overlaps
             if on:
                 pts.append((x, y))
         pts.sort()
         if len(pts) > 1:
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], ls="--", color="0.45", lw=1.2, zorder=2,
-                    label="Pareto front")
+            ax.step([p[0] for p in pts], [p[1] for p in pts], where="post", ls="--", color="0.45", lw=1.2,
+                    zorder=2)
         ax.set_title(plain(dataset_name(col)), fontsize=11)
         ax.set_xlabel("Mean generated tokens")
         ax.set_ylabel("Accuracy (%)")
         ax.grid(alpha=0.3)
         ax.margins(x=0.18, y=0.15)
-    handles, labels = axes[0].get_legend_handles_labels()
-    if "Pareto front" not in labels:
-        from matplotlib.lines import Line2D
-        handles.append(Line2D([], [], ls="--", color="0.45"))
-        labels.append("Pareto front")
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False, fontsize=9)
+    from matplotlib.lines import Line2D
+    handles = [Line2D([], [], ls="", marker=style[m][1], color=style[m][0], markersize=8) for m in methods]
+    handles += [Line2D([], [], ls="", marker="o", markerfacecolor="none", markeredgecolor="black", markersize=9,
+                       markeredgewidth=1.6), Line2D([], [], ls="--", color="0.45")]
+    labels = [plain(method_name(m)) for m in methods] + ["on the Pareto front", "Pareto front"]
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 7), frameon=False, fontsize=9)
     fig.suptitle(f"{plain(block['model'])}: accuracy vs length (ringed: Pareto front)", fontsize=12)
     fig.tight_layout(rect=(0, 0.07, 1, 0.95))
     fig.savefig(path)
