@@ -1,0 +1,357 @@
+"""lm-eval adapter: pruneeval's length tasks (``tasks/*.yaml``) and the ``hf_len`` model.
+
+Tasks (``gsm8k_len``, ``math_len``, ``math_o1pruner_len``, ``math_full_len``, ``gaokao_len``,
+``toy_len``; group ``pruneeval_len``) declare data, prompt fields, stops and metric names in YAML
+and reach this module by ``!function``:
+
+- ``load_docs`` (their ``custom_dataset``) loads the benchmark through ``pruneeval.benchmarks``
+  (``data_dir`` from ``--metadata``, else $PRUNEEVAL_DATA_DIR, else the hub) and adds the chat
+  prompt of the model's preset, built by ``prompts.build_messages`` as ``pruneeval eval`` builds
+  it.  The preset is ``--metadata preset=NAME``, else the one matching ``pretrained`` (lm-eval
+  passes ``--model_args`` into task metadata), else the paper's prompt.  The system turn is the
+  task ``description`` and the user turn ``doc_to_text``, so lm-eval's ``--apply_chat_template``
+  renders exactly pruneeval's messages; without it a stock model gets plain text (system prompt
+  directly followed by the user turn).
+- ``process_results`` grades with ``grading.grade`` (the same call as ``pruneeval eval``) and
+  reports ``acc``, ``no_answer``, ``gen_tokens``, ``gen_tokens_retokenized`` and, when the model
+  measured them, ``truncated`` and ``latency_s``: per sample with ``--log_samples``, mean in the
+  results.  ``hf_len`` returns a ``GenText`` (a ``str`` that carries the engine's exact token
+  count, finish reason and latency; no filter of ours rebuilds the string), so its lengths are
+  exact (``gen_tokens_retokenized`` 0).  A stock model (``--model hf``, ``vllm``) returns plain
+  strings: the answer is re-tokenised with the tokenizer named by ``tokenizer`` or ``pretrained``
+  in the metadata (``gen_tokens_retokenized`` 1, what the paper's code did); its truncation and
+  latency are unknown and left out, never invented (lm-eval aggregates each metric over the
+  samples that have it, and a group over the tasks that have it).
+
+Models: ``hf_len`` (``HFLen``) generates through ``pruneeval.engines`` (the engine applies the
+chat template itself).  A backend is one small subclass of ``EngineLM``: ``vllm_len`` will be
+``engine_name = "vllm"`` plus its ``engine_options``.  lm-eval 0.4 has no plugin mechanism, so
+run it through ``run_lm_eval`` (``pruneeval lm-eval ...``), which registers the models, adds the
+task dir and skips indexing lm-eval's own task files when only our tasks are asked for.  With
+the stock CLI: ``lm_eval --include_path "$(pruneeval tasks-path)" --tasks gsm8k_len --model hf ...``.
+
+Several completions per problem: give a task ``repeats: K`` and a filter that keeps all K (the
+default filter keeps only the first), e.g. a YAML next to your run::
+
+    include: /path/from/pruneeval-tasks-path/gsm8k_len.yaml
+    task: gsm8k_len_k16
+    repeats: 16
+    filter_list: [{name: all, filter: [{function: take_first_k, k: 16}]}]
+
+and sample with ``--gen_kwargs temperature=0.5,top_p=0.8``.  ``hf_len`` turns the K identical
+requests into one engine call with ``n=K``; each doc's metrics are then means over its K
+completions.  ``n`` cannot go through ``--gen_kwargs``: lm-eval wants one string per request.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from lm_eval.api.model import LM
+from lm_eval.api.registry import register_model
+
+from . import grading
+from .engines.base import Completion, Sampling
+from .prompts import build_messages
+
+log = logging.getLogger(__name__)
+OUR_MODELS = ("hf_len", "vllm_len")
+
+
+def tasks_dir() -> Path:
+    """The directory of pruneeval's task YAMLs (what ``pruneeval tasks-path`` prints)."""
+    import pruneeval.tasks
+
+    return Path(pruneeval.tasks.__file__).resolve().parent
+
+
+# ---------------------------------------------------------------- task helpers (reached by !function)
+
+def load_docs(benchmark: str, pretrained=None, preset: str | None = None, tokenizer: str | None = None,
+              data_dir: str | None = None, **_metadata):
+    """The tasks' ``custom_dataset``: one doc per problem with its prompt turns and the tokenizer
+    that re-counts a stock model's answers.  Other metadata (model args, version) is ignored."""
+    import datasets
+
+    from . import benchmarks, presets
+
+    name = preset or (pretrained if isinstance(pretrained, str) else None)
+    spec = presets.resolve(name) if name else presets.Preset()
+    tok = tokenizer if isinstance(tokenizer, str) else pretrained if isinstance(pretrained, str) else ""
+    rows = []
+    for p in benchmarks.load(benchmark, data_dir):
+        msgs = build_messages(p.question, spec.system_prompt, spec.user_template)
+        rows.append({"id": p.id, "benchmark": p.benchmark, "question": p.question, "gold": p.gold,
+                     "system_prompt": msgs[0]["content"] if msgs[0]["role"] == "system" else "",
+                     "user": msgs[-1]["content"], "tokenizer": tok})
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})
+
+
+def process_results(doc: dict, results: list) -> dict:
+    """Per-doc metrics; with ``repeats`` and a keep-all filter, means over the doc's completions."""
+    outs = results[0] if isinstance(results[0], (list, tuple)) else [results[0]]
+    per = [sample_metrics(doc, o) for o in outs]
+    return {k: sum(m[k] for m in per) / len(per) for k in per[0]}
+
+
+def sample_metrics(doc: dict, output: str) -> dict:
+    g = grading.grade(str(output), doc["gold"], doc["benchmark"])
+    m = {"acc": int(g.correct), "no_answer": int(g.extracted is None)}
+    if isinstance(output, GenText):
+        m.update(gen_tokens=output.n_tokens, gen_tokens_retokenized=0,
+                 truncated=int(output.finish_reason == "length"), latency_s=output.latency_s)
+    elif doc.get("tokenizer"):
+        n = retokenized_length(str(output), doc["tokenizer"])
+        if n is not None:
+            m.update(gen_tokens=n, gen_tokens_retokenized=1)
+    return m
+
+
+def retokenized_length(text: str, tokenizer: str) -> int | None:
+    """Tokens of ``text`` under ``tokenizer`` (no special tokens added); None if it cannot load."""
+    tok = _tokenizer(tokenizer)
+    return None if tok is None else len(tok(text, add_special_tokens=False)["input_ids"])
+
+
+@functools.lru_cache(maxsize=4)
+def _tokenizer(name: str):
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(name)
+    except (OSError, ValueError) as e:
+        log.warning("cannot load tokenizer %r to count generated tokens (%s): gen_tokens left out; "
+                    "pass --metadata tokenizer=PATH", name, str(e).splitlines()[0])
+        return None
+
+
+# ---------------------------------------------------------------- generated text with its measurements
+
+class GenText(str):
+    """A generated answer that carries the engine's exact count, finish reason and latency to
+    ``process_results`` (lm-eval passes model outputs on as they are unless a filter rebuilds them)."""
+
+    n_tokens: int
+    finish_reason: str
+    latency_s: float
+
+    def __new__(cls, text: str, n_tokens: int, finish_reason: str, latency_s: float):
+        s = super().__new__(cls, text)
+        s.n_tokens, s.finish_reason, s.latency_s = int(n_tokens), finish_reason, float(latency_s)
+        return s
+
+    def __reduce__(self):  # pickling (lm-eval's response cache) keeps the measurements
+        return (GenText, (str(self), self.n_tokens, self.finish_reason, self.latency_s))
+
+
+def stop_at(c: Completion, until: Sequence[str], decode) -> GenText:
+    """``c`` cut before its first stop string.  Counting rule: a cut completion has generated the
+    tokens up to and including the one that completed the stop string (the fewest leading tokens
+    whose decoding contains it), which is where an engine stopping on the string would stop; its
+    finish reason is "stop".  The latency stays the engine's (it generated to end-of-turn or the
+    limit).  ``decode(ids)`` must be the engine's decoding, so ``decode(c.token_ids) == c.text``."""
+    cuts = [c.text.find(s) for s in until if s and s in c.text]
+    if not cuts:
+        return GenText(c.text, c.n_tokens, c.finish_reason, c.latency_s)
+    ids, lo, hi = list(c.token_ids), 1, len(c.token_ids)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if any(s and s in decode(ids[:mid]) for s in until):
+            hi = mid
+        else:
+            lo = mid + 1
+    return GenText(c.text[:min(cuts)], hi, "stop", c.latency_s)
+
+
+# ---------------------------------------------------------------- models
+
+class EngineLM(LM):
+    """An lm-eval model over a pruneeval engine: ``generate_until`` only, exact lengths.
+
+    ``pretrained`` takes a preset name, hub id or local dir (as ``pruneeval eval --model``).
+    ``batch_size`` is prompts per engine batch ("auto": the preset's); ``seed`` seeds sampling."""
+
+    engine_name = ""
+
+    def __init__(self, pretrained: str = "toy", batch_size=None, max_batch_size=None, device=None,
+                 revision: str | None = None, trust_remote_code=False, seed: int = 0, **engine_options):
+        super().__init__()
+        from . import presets
+        from .engines import make_engine
+
+        preset = presets.resolve(pretrained)
+        self.model_path = presets.model_path(preset)
+        size = int(batch_size) if str(batch_size or "").isdigit() else preset.batch_gen
+        self.seed = int(seed)
+        self.engine = make_engine(self.engine_name, self.model_path, batch_size=size,
+                                  revision=revision or preset.revision or None,
+                                  trust_remote_code=bool(trust_remote_code),
+                                  **self.engine_options(device=device, **engine_options))
+        self._chats: dict[str, list[dict]] = {}  # rendered prompt -> the messages it came from
+        self._warned_plain = False
+
+    def engine_options(self, device=None, **options) -> dict:
+        """Backend-specific model args -> engine constructor options (unknown ones are errors)."""
+        return options
+
+    # lm-eval's chat template hooks: lm-eval hands over the messages; the engine renders them again.
+    @property
+    def tokenizer(self):
+        return self.engine.tokenizer
+
+    @property
+    def tokenizer_name(self) -> str:
+        return self.model_path
+
+    def chat_template(self, chat_template: bool | str = False) -> str | None:
+        if isinstance(chat_template, str):
+            raise ValueError(f"{self.engine_name}_len uses the model's own chat template, not {chat_template!r}")
+        return getattr(self.engine.tokenizer, "chat_template", None) or ""
+
+    def apply_chat_template(self, chat_history: list[dict], add_generation_prompt: bool = True) -> str:
+        if not add_generation_prompt:
+            raise ValueError(f"{self.engine_name}_len cannot continue an assistant prefix (gen_prefix)")
+        messages = [{"role": m["role"], "content": m["content"]} for m in chat_history]
+        text = self.engine.render(messages)
+        self._chats[text] = messages
+        return text
+
+    def get_model_info(self) -> dict:
+        return {"engine": self.engine.describe()}
+
+    def loglikelihood(self, requests):
+        raise NotImplementedError(f"{self.engine_name}_len only generates (generate_until tasks such as "
+                                  "pruneeval's *_len); use --model hf for loglikelihood tasks")
+
+    def loglikelihood_rolling(self, requests):
+        raise NotImplementedError(f"{self.engine_name}_len only generates; use --model hf for perplexity tasks")
+
+    def generate_until(self, requests, disable_tqdm: bool = False) -> list[GenText]:
+        """Identical requests (``repeats``) become one prompt with ``n`` samples (greedy: generated
+        once, as every repeat would be the same); prompts sharing gen_kwargs are batched."""
+        from tqdm import tqdm
+
+        jobs: dict[tuple, list[int]] = {}
+        for i, r in enumerate(requests):
+            jobs.setdefault((r.args[0], repr(sorted(r.args[1].items()))), []).append(i)
+        groups: dict[tuple, tuple[Sampling, list, list]] = {}
+        for (ctx, kw), idx in jobs.items():
+            sampling, until = self._sampling(requests[idx[0]].args[1], len(idx))
+            groups.setdefault((kw, sampling.n), (sampling, until, []))[2].append((ctx, idx))
+        out: list = [None] * len(requests)
+        bar = tqdm(total=len(requests), disable=disable_tqdm, desc=f"{self.engine_name}_len generate_until")
+        chunk_no = 0
+        for sampling, until, items in groups.values():
+            for start in range(0, len(items), self.engine.batch_size):
+                part = items[start:start + self.engine.batch_size]
+                s = Sampling(n=sampling.n, temperature=sampling.temperature, top_p=sampling.top_p,
+                             max_tokens=sampling.max_tokens, seed=self.seed + chunk_no)
+                chunk_no += 1
+                comps = self.engine.generate([self._messages(ctx) for ctx, _ in part], s)
+                for (ctx, idx), cs in zip(part, comps):
+                    for i, c in zip(idx, cs * len(idx) if len(cs) == 1 else cs):
+                        out[i] = stop_at(c, until, self._decode)
+                        self.cache_hook.add_partial("generate_until", requests[i].args, out[i])
+                    bar.update(len(idx))
+        bar.close()
+        return out
+
+    def _decode(self, ids: list[int]) -> str:
+        return self.engine.tokenizer.decode(ids, skip_special_tokens=True)
+
+    def _messages(self, context: str) -> list[dict]:
+        if context in self._chats:
+            return self._chats[context]
+        if not self._warned_plain:
+            self._warned_plain = True
+            log.warning("%s_len: prompt was not built with --apply_chat_template; it is sent as one user "
+                        "turn (a task's system prompt is then inside that turn)", self.engine_name)
+        return [{"role": "user", "content": context}]
+
+    @staticmethod
+    def _sampling(gen_kwargs: dict, n: int) -> tuple[Sampling, list[str]]:
+        from lm_eval.models.utils import normalize_gen_kwargs
+
+        kw = dict(normalize_gen_kwargs(gen_kwargs, default_max_gen_toks=8192))
+        until, max_tokens = list(kw.pop("until") or []), int(kw.pop("max_gen_toks"))
+        do_sample, temperature = bool(kw.pop("do_sample")), float(kw.pop("temperature", 0.0) or 0.0)
+        top_p = kw.pop("top_p", None)
+        top_p = 1.0 if top_p is None else float(top_p)
+        if kw:
+            raise ValueError(f"unsupported generation kwargs {sorted(kw)}; supported: until, max_gen_toks, "
+                             "do_sample, temperature, top_p")
+        if do_sample and temperature <= 0:
+            raise ValueError("do_sample=True needs temperature > 0")
+        if not do_sample:
+            return Sampling(n=1, temperature=0.0, top_p=1.0, max_tokens=max_tokens), until
+        return Sampling(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens), until
+
+
+@register_model("hf_len")
+class HFLen(EngineLM):
+    """``--model hf_len``: pruneeval's Hugging Face engine (exact per-row counts, step-timed latency)."""
+
+    engine_name = "hf"
+
+    def engine_options(self, device=None, dtype: str = "auto") -> dict:
+        import torch
+
+        if device and str(device).startswith("cuda") and not torch.cuda.is_available():
+            device = None  # lm-eval's CLI default is cuda:0 even on a CPU-only machine
+        return {"dtype": dtype, "device": device}
+
+
+# ---------------------------------------------------------------- running lm-eval's own CLI
+
+def run_lm_eval(argv: Sequence[str]) -> int:
+    """Run lm-eval's CLI (``run``/``validate``/``ls``; ``run`` is implied as in ``lm_eval``) with
+    pruneeval's models registered and task dir included.  When every ``--tasks`` name is one of
+    ours (or of ``--include_path``), lm-eval's ~14,000 built-in task files are not indexed.
+    For ``hf_len``/``vllm_len``, ``--apply_chat_template`` is added: these engines always apply
+    the chat template, and the flag makes lm-eval hand over the system turn as a message."""
+    import lm_eval.tasks
+    from lm_eval._cli import HarnessCLI
+    from lm_eval.utils import setup_logging
+
+    argv = list(argv)
+    model, include, names = _peek(argv)
+    if model in OUR_MODELS and not any(a.startswith("--apply_chat_template") for a in argv):
+        argv.append("--apply_chat_template")
+    base = lm_eval.tasks.TaskManager
+    ours = set(base(include_path=[tasks_dir(), *include], include_defaults=False).all_tasks) if names else set()
+    only_ours = bool(names) and all(n in ours for n in names)
+
+    class TaskManager(base):
+        def __init__(self, *args, include_path=None, include_defaults=True, **kwargs):
+            paths = [] if include_path is None else list(include_path) if isinstance(include_path, (list, tuple)) \
+                else [include_path]
+            super().__init__(*args, include_path=[tasks_dir(), *paths],
+                             include_defaults=include_defaults and not only_ours, **kwargs)
+
+    saved = sys.argv
+    sys.argv, lm_eval.tasks.TaskManager = ["lm-eval", *argv], TaskManager
+    try:
+        setup_logging()
+        cli = HarnessCLI()
+        cli.execute(cli.parse_args())
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+    finally:
+        sys.argv, lm_eval.tasks.TaskManager = saved, base
+    return 0
+
+
+def _peek(argv: list[str]) -> tuple[str | None, list[str], list[str]]:
+    """(--model, --include_path values, --tasks names) of an lm-eval command line."""
+    import argparse
+
+    p = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    p.add_argument("--model", "-M")
+    p.add_argument("--include_path", action="append", default=[])
+    p.add_argument("--tasks", "-t", nargs="+", default=[])
+    ns, _ = p.parse_known_args(argv)
+    return ns.model, ns.include_path, [n for t in ns.tasks for n in t.split(",") if n]
