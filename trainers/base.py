@@ -1,0 +1,336 @@
+"""The shared trainer: every method runs through one transformers ``Trainer``.
+
+A :class:`Method` is a config plus two functions: ``build`` turns sample records into training
+examples (dicts of lists), ``loss`` scores a padded batch.  Everything else (optimiser, cosine
+schedule, gradient accumulation, accelerate / DeepSpeed / FSDP, checkpoints and resume) is the
+library's.  Example keys follow one convention the collator and the reference scorer rely on:
+``<prefix>input_ids`` / ``<prefix>labels`` (prompt tokens are ``-100``) for each sequence of an
+example (prefix ``""``, or ``"chosen_"`` / ``"rejected_"`` for pairs), per-token float lists
+(``weights``, ``<prefix>ref_logprobs``) aligned with them, and scalars (``reward``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Sequence
+
+import torch
+
+IGNORE = -100
+
+
+def _f(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    lr: float = _f(1e-5, "peak learning rate")
+    epochs: float = _f(1.0, "passes over the training examples")
+    micro_batch_size: int = _f(1, "per-device batch size")
+    grad_accum: int = _f(1, "gradient accumulation steps")
+    warmup_ratio: float = _f(0.1, "share of steps spent warming up")
+    scheduler: str = _f("cosine", "learning-rate schedule (a transformers scheduler name)")
+    weight_decay: float = _f(0.0, "AdamW weight decay")
+    max_grad_norm: float = _f(1.0, "gradient clipping norm")
+    seed: int = _f(0, "seed for data order and initialisation (LoRA)")
+    max_length: int = _f(8192, "examples are cut to this many tokens (prompt + response)")
+    finetune: str = _f("full", "full | freeze:N (train the last N layers) | lora:R")
+    dtype: str = _f("float32", "weights dtype: float32 | bfloat16 (bf16 also turns on mixed precision)")
+    gradient_checkpointing: bool = _f(False, "recompute activations to save memory")
+    save_steps: int = _f(200, "checkpoint every N optimizer steps (for resume after a kill)")
+    logging_steps: int = _f(50, "log the loss every N steps")
+    max_steps: int = _f(-1, "stop after N optimizer steps (-1 = run the epochs)")
+    deepspeed: str = _f("", "DeepSpeed JSON config path (with accelerate launch); empty = none")
+    group_by_length: bool = _f(False, "batch examples of similar length (less padding)")
+    ref_batch_size: int = _f(8, "batch size for precomputing reference log-probs")
+    progress: bool = _f(True, "show transformers' progress bar")
+
+    @classmethod
+    def from_preset(cls, preset, processes: int = 1, **overrides) -> "TrainConfig":
+        """The training settings of a model preset: effective batch = micro x accumulation x processes."""
+        accum = max(1, preset.batch_size // (preset.micro_batch_size * processes))
+        values = dict(lr=preset.lr, epochs=preset.epochs, micro_batch_size=preset.micro_batch_size,
+                      grad_accum=accum, warmup_ratio=preset.warmup_ratio, finetune=preset.finetune)
+        return cls(**{**values, **overrides})
+
+
+# ---------------------------------------------------------------- examples and batches
+
+def encode(tokenizer, messages: list[dict], response: str, token_ids: Sequence[int] | None = None,
+           stop: bool = True, max_length: int | None = None) -> dict[str, list[int]]:
+    """``input_ids``/``labels`` for one chat prompt + response; the prompt is masked with -100.
+
+    The prompt is the chat template with the generation prompt; the response is ``token_ids`` when
+    given (the engine's exact tokens), else ``response`` tokenised.  ``stop`` appends the end-of-turn
+    (eos) token so the model learns to stop; leave it off for responses cut at max tokens."""
+    text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    prompt = tokenizer(text, add_special_tokens=False)["input_ids"]
+    resp = list(token_ids) if token_ids else tokenizer(response, add_special_tokens=False)["input_ids"]
+    return _join(prompt, resp, tokenizer.eos_token_id if stop else None, max_length)
+
+
+def _join(prompt: list[int], resp: list[int], eos: int | None, max_length: int | None) -> dict[str, list[int]]:
+    if eos is not None and (not resp or resp[-1] != eos):
+        resp = resp + [eos]
+    ids, labels = prompt + resp, [IGNORE] * len(prompt) + resp
+    if max_length:
+        ids, labels = ids[:max_length], labels[:max_length]
+    return {"input_ids": ids, "labels": labels}
+
+
+def encode_records(tokenizer, records: Sequence, max_length: int | None = None) -> list[dict[str, list[int]]]:
+    """:func:`encode` for ``SampleRecord``s, tokenised in batches; eos is appended only to
+    responses that stopped on their own (``finish_reason == "stop"``)."""
+    texts = [tokenizer.apply_chat_template(r.prompt, add_generation_prompt=True, tokenize=False) for r in records]
+    prompts = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
+    outputs = [r.output for r in records if not r.token_ids]
+    tokenized = iter(tokenizer(outputs, add_special_tokens=False)["input_ids"] if outputs else [])
+    eos = tokenizer.eos_token_id
+    return [_join(p, list(r.token_ids) if r.token_ids else next(tokenized),
+                  eos if r.finish_reason == "stop" else None, max_length) for p, r in zip(prompts, records)]
+
+
+class Collator:
+    """Pads a list of examples into a batch (right padding; see the module docstring for keys)."""
+
+    def __init__(self, pad_token_id: int):
+        self.pad = pad_token_id
+
+    def __call__(self, examples: list[dict]) -> dict[str, Any]:
+        batch = {}
+        for key in examples[0]:
+            values = [e[key] for e in examples]
+            if isinstance(values[0], (list, tuple)):
+                fill = self.pad if key.endswith("input_ids") else IGNORE if key.endswith("labels") else 0.0
+                width = max(len(v) for v in values)
+                rows = [list(v) + [fill] * (width - len(v)) for v in values]
+                batch[key] = torch.tensor(rows, dtype=torch.float32 if isinstance(fill, float) else torch.long)
+                if key.endswith("input_ids"):
+                    mask = [[1] * len(v) + [0] * (width - len(v)) for v in values]
+                    batch[key[:-len("input_ids")] + "attention_mask"] = torch.tensor(mask)
+            elif isinstance(values[0], (int, float, bool)):
+                batch[key] = torch.tensor(values)
+            else:
+                batch[key] = values
+        return batch
+
+
+def sequence_logprobs(model, batch: dict, prefix: str = "") -> torch.Tensor:
+    """Per-token log-probs [B, T] of the response: entry t is log p(labels[t] | tokens < t),
+    0 where ``labels`` is -100 (prompt, padding)."""
+    ids, labels = batch[prefix + "input_ids"], batch[prefix + "labels"]
+    logits = model(input_ids=ids, attention_mask=batch[prefix + "attention_mask"]).logits[:, :-1].float()
+    target = labels[:, 1:]
+    mask = target != IGNORE
+    picked = logits.gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    logp = (picked - torch.logsumexp(logits, dim=-1)) * mask
+    return torch.cat([torch.zeros_like(logp[:, :1]), logp], dim=1)
+
+
+def response_mask(batch: dict, prefix: str = "") -> torch.Tensor:
+    """1.0 on response tokens, 0.0 on the prompt and padding."""
+    return (batch[prefix + "labels"] != IGNORE).float()
+
+
+# ---------------------------------------------------------------- methods
+
+@dataclass(frozen=True)
+class NoOptions:
+    pass
+
+
+class Method:
+    """A training method: options (``Config``), ``build`` (records -> examples) and ``loss``.
+
+    Set ``needs_ref_logprobs`` to get ``<prefix>ref_logprobs`` (per-token log-probs of the frozen
+    starting model, aligned with ``<prefix>labels``) attached to every example before training."""
+
+    name: ClassVar[str] = ""
+    needs_ref_logprobs: ClassVar[bool] = False
+    Config: ClassVar[type] = NoOptions
+
+    def __init__(self, config=None, **options):
+        self.config = config if config is not None else self.Config(**options)
+
+    def build(self, records: list, tokenizer, train: TrainConfig) -> list[dict]:
+        raise NotImplementedError
+
+    def loss(self, model, batch: dict) -> torch.Tensor:
+        raise NotImplementedError
+
+
+@torch.no_grad()
+def attach_ref_logprobs(model, examples: list[dict], collate: Collator, batch_size: int) -> None:
+    """Score every sequence of every example once with ``model`` (the reference) in place."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    prefixes = [k[:-len("input_ids")] for k in examples[0] if k.endswith("input_ids")] if examples else []
+    for start in range(0, len(examples), batch_size):
+        chunk = examples[start:start + batch_size]
+        batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in collate(chunk).items()}
+        for p in prefixes:
+            logp = sequence_logprobs(model, batch, p).cpu()
+            for e, row in zip(chunk, logp):
+                e[p + "ref_logprobs"] = row[:len(e[p + "input_ids"])].tolist()
+    model.train(was_training)
+
+
+# ---------------------------------------------------------------- model set-up
+
+def _layers(model) -> torch.nn.ModuleList:
+    n = model.config.num_hidden_layers
+    for module in model.modules():
+        if isinstance(module, torch.nn.ModuleList) and len(module) == n:
+            return module
+    raise ValueError(f"cannot find the {n} transformer layers of {type(model).__name__}")
+
+
+def setup_model(model, mode: str, seed: int = 0):
+    """Make the parameters of ``mode`` trainable; returns the model (a peft model for LoRA).
+
+    ``full``: everything.  ``freeze:N``: the last N transformer layers plus the final norm (it sits
+    on top of them); input embeddings, earlier layers and the lm_head stay frozen, whether or not
+    the lm_head is tied to the embeddings (for QwQ-32B the untied head alone is 0.78B parameters).
+    ``lora:R``: peft LoRA of rank R (alpha 2R) on every linear layer but the lm_head."""
+    kind, _, arg = mode.partition(":")
+    if kind == "full" and not arg:
+        model.requires_grad_(True)
+        return model
+    if kind == "freeze" and arg.isdigit():
+        layers, n = _layers(model), int(arg)
+        if not 0 < n <= len(layers):
+            raise ValueError(f"freeze:{n}: the model has {len(layers)} layers")
+        model.requires_grad_(False)
+        frozen = {id(p) for p in model.get_input_embeddings().parameters()}
+        frozen |= {id(p) for p in model.get_output_embeddings().parameters()}
+        frozen |= {id(p) for layer in layers for p in layer.parameters()}
+        for p in model.parameters():
+            if id(p) not in frozen:  # the final norm
+                p.requires_grad_(True)
+        layers[len(layers) - n:].requires_grad_(True)
+        return model
+    if kind == "lora" and arg.isdigit():
+        import peft
+
+        torch.manual_seed(seed)
+        r = int(arg)
+        config = peft.LoraConfig(r=r, lora_alpha=2 * r, lora_dropout=0.0, target_modules="all-linear",
+                                 task_type="CAUSAL_LM")
+        return peft.get_peft_model(model, config)
+    raise ValueError(f"finetune mode {mode!r}: expected full, freeze:N or lora:R")
+
+
+def save_model(model, tokenizer, out_dir: str | os.PathLike, adapter_dir: str | os.PathLike | None = None) -> Path:
+    """Save a loadable model dir.  A LoRA (peft) model is saved merged, so engines load ``out_dir``
+    like any model, and its adapter alone goes to ``adapter_dir`` (default ``<out_dir>-adapter``)."""
+    out = Path(out_dir)
+    if hasattr(model, "merge_and_unload"):
+        model.save_pretrained(adapter_dir or str(out) + "-adapter")
+        model = model.merge_and_unload()
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+# ---------------------------------------------------------------- the one training loop
+
+def _trainer_class():
+    from transformers import Trainer
+
+    class MethodTrainer(Trainer):
+        """transformers' Trainer with the loss delegated to a :class:`Method`."""
+
+        loss_is_scaled_for_ga = False  # the method returns a mean; the Trainer divides by accumulation
+
+        def __init__(self, method: Method, **kwargs):
+            super().__init__(**kwargs)
+            self.method = method
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            loss = self.method.loss(model, inputs)
+            return (loss, None) if return_outputs else loss
+
+    return MethodTrainer
+
+
+def training_arguments(config: TrainConfig, output_dir: Path):
+    """transformers' TrainingArguments for ``config``."""
+    from transformers import TrainingArguments
+
+    fields = TrainingArguments.__dataclass_fields__
+    extra = {"warmup_ratio": config.warmup_ratio} if "warmup_ratio" in fields else {"warmup_steps": config.warmup_ratio}
+    if config.group_by_length:  # transformers 5 renamed the switch
+        extra.update({"train_sampling_strategy": "group_by_length"} if "train_sampling_strategy" in fields
+                      else {"group_by_length": True})
+    return TrainingArguments(
+        output_dir=str(output_dir), learning_rate=config.lr, num_train_epochs=config.epochs,
+        max_steps=config.max_steps, per_device_train_batch_size=config.micro_batch_size,
+        gradient_accumulation_steps=config.grad_accum, lr_scheduler_type=config.scheduler,
+        weight_decay=config.weight_decay, max_grad_norm=config.max_grad_norm, seed=config.seed,
+        bf16=config.dtype == "bfloat16", gradient_checkpointing=config.gradient_checkpointing,
+        save_strategy="steps", save_steps=config.save_steps, save_total_limit=2,
+        logging_steps=config.logging_steps, disable_tqdm=not config.progress, report_to="none",
+        remove_unused_columns=False, label_names=["labels"], dataloader_num_workers=0,
+        deepspeed=config.deepspeed or None, **extra)
+
+
+def train(method: Method | str, model_path: str | os.PathLike, records: list, config: TrainConfig,
+          out_dir: str | os.PathLike) -> Path:
+    """Fine-tune ``model_path`` with ``method`` on sample ``records``; returns ``out_dir/model``.
+
+    Skipped when ``out_dir/model`` exists; after a kill it resumes from the last checkpoint in
+    ``out_dir/checkpoints`` (deleted once the final model is written).  LoRA runs also write
+    ``out_dir/adapter``; ``out_dir/model`` is always a plain, merged model dir."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from . import get_method
+
+    out = Path(out_dir)
+    final = out / "model"
+    if (final / "config.json").is_file():
+        return final
+    method = get_method(method) if isinstance(method, str) else method
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    dtype = torch.bfloat16 if config.dtype == "bfloat16" else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
+    examples = method.build(records, tokenizer, config)
+    if not examples:
+        raise ValueError(f"method {method.name!r} built no training examples from {len(records)} records")
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    collate = Collator(pad)
+    if method.needs_ref_logprobs and "ref_logprobs" not in examples[0]:
+        if torch.cuda.is_available():
+            model.to("cuda")
+        attach_ref_logprobs(model, examples, collate, config.ref_batch_size)
+    set_seed(config.seed)
+    model = setup_model(model, config.finetune, config.seed)
+    if config.gradient_checkpointing and config.finetune != "full":
+        model.enable_input_require_grads()
+    checkpoints = out / "checkpoints"
+    trainer = _trainer_class()(method=method, model=model, args=training_arguments(config, checkpoints),
+                               train_dataset=examples, data_collator=collate, processing_class=tokenizer)
+    last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    trainer.train(resume_from_checkpoint=last)
+    return _save_final(trainer, tokenizer, out)
+
+
+def _save_final(trainer, tokenizer, out: Path) -> Path:
+    """Write ``out/model`` atomically (temp dir, then rename) from the main process."""
+    tmp, final = out / "model.tmp", out / "model"
+    lora = hasattr(trainer.model, "merge_and_unload")
+    if not lora:
+        trainer.save_model(str(tmp))  # gathers DeepSpeed / FSDP shards
+    if trainer.is_world_process_zero():
+        if lora:
+            save_model(trainer.model, tokenizer, tmp, adapter_dir=out / "adapter")
+        tokenizer.save_pretrained(tmp)
+        os.replace(tmp, final)
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()
+    return final
