@@ -124,8 +124,9 @@ def test_report_printed_variant_and_terminal_table(run_dirs, tmp_path):
 
 
 def test_report_errors_are_user_errors(run_dirs, tmp_path):
+    (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="no eval summaries"):
-        write_report([tmp_path / "empty_dir_that_is"], tmp_path / "o") if (tmp_path / "empty_dir_that_is").mkdir() is None else None
+        write_report([tmp_path / "empty"], tmp_path / "o")
     with pytest.raises(UserError, match="no such file"):
         write_report([tmp_path / "missing"], tmp_path / "o")
     with pytest.raises(UserError, match="baseline method 'reference'"):
