@@ -58,7 +58,7 @@ def eval_cmd(
     from . import presets
     from .engines.base import Sampling
     from .evaluate import PromptSpec, evaluate_task, parse_tasks
-    from .report.console import print_summaries
+    from .report.summaries import print_summaries
 
     preset = presets.resolve(model)
     task_list = parse_tasks(tasks or preset.eval_tasks)
@@ -72,6 +72,104 @@ def eval_cmd(
     summaries = {t: evaluate_task(eng, t, out, prompt, sampling, limit=limit, data_dir=data_dir,
                                   model_name=preset.name, chunk=max(eng.batch_size, 1) * 4) for t in task_list}
     print_summaries(summaries, out)
+
+
+@app.command("presample")
+def presample_cmd(
+    model: Optional[str] = MODEL,
+    benchmark: Optional[str] = typer.Option(None, "--benchmark", "-b", help="training problems (default: the preset's)"),
+    k: Optional[int] = typer.Option(None, "--k", help="samples per problem (default: the preset's K)"),
+    limit: Optional[int] = typer.Option(None, "--limit", help="first N problems (default: the preset's)"),
+    temperature: Optional[float] = typer.Option(None, "--temperature"),
+    top_p: Optional[float] = typer.Option(None, "--top-p"),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="output dir (default runs/presample-<model>)"),
+    data_dir: Optional[Path] = DATA_DIR,
+    engine: str = ENGINE,
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="prompts per generation batch"),
+    seed: int = typer.Option(0, "--seed"),
+    trust_remote_code: bool = TRUST,
+):
+    """K samples per training problem from the reference model, graded, with L_ref and A_ref."""
+    from . import presets
+    from .evaluate import PromptSpec
+    from .presample import presample
+    from .report.summaries import print_summaries
+
+    p = presets.resolve(model).override(presample_benchmark=benchmark, k=k, presample_limit=limit,
+                                        presample_temperature=temperature, presample_top_p=top_p,
+                                        max_tokens=max_tokens, batch_gen=batch_size)
+    eng = _engine(engine, presets.model_path(p), p.batch_gen, p.revision, trust_remote_code)
+    out = out or Path("runs") / f"presample-{p.name}"
+    s = presample(eng, out, PromptSpec(p.system_prompt, p.user_template), benchmark=p.presample_benchmark, k=p.k,
+                  temperature=p.presample_temperature, top_p=p.presample_top_p, max_tokens=p.max_tokens,
+                  limit=p.presample_limit or None, data_dir=data_dir, seed=seed, model_name=p.name,
+                  chunk=max(1, p.batch_gen // 2))
+    print_summaries({p.presample_benchmark: s}, out)
+
+
+@app.command("train")
+def train_cmd(
+    method: str = typer.Option(..., "--method", help="sft | dpo | o1pruner"),
+    presample_dir: Path = typer.Option(..., "--presample", help="a presample directory"),
+    model: Optional[str] = MODEL,
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="output dir (default runs/train-<model>-<method>)"),
+    finetune: Optional[str] = typer.Option(None, "--finetune", help="full | freeze:N | lora:R (default: the preset's)"),
+    lr: Optional[float] = typer.Option(None, "--lr"),
+    epochs: Optional[float] = typer.Option(None, "--epochs"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="effective batch size"),
+    micro_batch_size: Optional[int] = typer.Option(None, "--micro-batch-size", help="per-device batch size"),
+    opt: List[str] = typer.Option([], "--opt", help="method option key=value (e.g. lam=5, m=2, eps=0.2, ratio=token)"),
+    seed: int = typer.Option(0, "--seed"),
+):
+    """Fine-tune a model with a method on presampled records; writes OUT/model."""
+    from . import presets
+    from .presample import load_presample
+    from .run import method_options
+    from .trainers import TrainConfig, get_method, train
+
+    p = presets.resolve(model).override(finetune=finetune, lr=lr, epochs=epochs, batch_size=batch_size,
+                                        micro_batch_size=micro_batch_size)
+    m = get_method(method, **method_options(method, tuple(opt), p, seed, strict=True))
+    if not getattr(m, "trains", True):
+        raise UserError(f"method {method!r} does not train; use `pruneeval run --method {method}`")
+    records, _ = load_presample(presample_dir)
+    out = out or Path("runs") / f"train-{p.name}-{method}"
+    typer.echo(str(train(m, presets.model_path(p), records, TrainConfig.from_preset(p, seed=seed), out)))
+
+
+@app.command("run")
+def run_cmd(
+    method: str = typer.Option("o1pruner", "--method", help="comma list of baseline, prompt, sft, dpo, o1pruner"),
+    model: Optional[str] = MODEL,
+    tasks: Optional[str] = typer.Option(None, "--tasks", "-t", help="eval tasks (default: the preset's)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="run dir (default runs/<model>)"),
+    limit: Optional[int] = typer.Option(None, "--limit", help="first N problems of each eval task"),
+    presample_limit: Optional[int] = typer.Option(None, "--presample-limit", help="training problems"),
+    k: Optional[int] = typer.Option(None, "--k", help="samples per training problem"),
+    finetune: Optional[str] = typer.Option(None, "--finetune", help="full | freeze:N | lora:R"),
+    lr: Optional[float] = typer.Option(None, "--lr"),
+    epochs: Optional[float] = typer.Option(None, "--epochs"),
+    lam: Optional[float] = typer.Option(None, "--lam", help="O1-Pruner lambda"),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens"),
+    opt: List[str] = typer.Option([], "--opt", help="method option key=value (e.g. m=2, eps=0.2, ratio=token)"),
+    data_dir: Optional[Path] = DATA_DIR,
+    engine: str = ENGINE,
+    seed: int = typer.Option(0, "--seed"),
+    trust_remote_code: bool = TRUST,
+):
+    """The whole pipeline: presample, train each method, evaluate all, leaderboard."""
+    from . import presets
+    from .evaluate import parse_tasks
+    from .run import RunConfig, run
+
+    p = presets.resolve(model).override(presample_limit=presample_limit, k=k, finetune=finetune, lr=lr,
+                                        epochs=epochs, lam=lam, max_tokens=max_tokens)
+    methods = tuple(dict.fromkeys(m.strip() for m in method.split(",") if m.strip()))
+    cfg = RunConfig(methods=methods, tasks=tuple(parse_tasks(tasks or p.eval_tasks)),
+                    out=out or Path("runs") / p.name, eval_limit=limit, data_dir=str(data_dir) if data_dir else None,
+                    engine=engine, seed=seed, method_options=tuple(opt), trust_remote_code=trust_remote_code)
+    run(p, cfg)
 
 
 @app.command("grade")

@@ -1,0 +1,144 @@
+"""``pruneeval run``: presample -> train -> evaluate reference and trained models -> leaderboard.
+
+Layout of a run directory (every stage skipped when complete, resumed when partial):
+  manifest.json            the settings that change numbers
+  presample/               K samples per training problem from the reference model
+  train/<method>/model     each trained method's checkpoint (LoRA: also train/<method>/adapter)
+  eval/<method>/<task>/    samples.jsonl + summary.json; ``baseline`` is the reference model
+  report/                  leaderboard.md / .csv / .json and plots"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from . import presets
+from .engines import make_engine
+from .engines.base import Sampling
+from .errors import UserError
+from .evaluate import PromptSpec, check_manifest, evaluate_task
+from .presample import load_presample, presample
+from .trainers import get_method
+
+console = Console(stderr=True)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    methods: tuple[str, ...]
+    tasks: tuple[str, ...]
+    out: Path
+    eval_limit: int | None = None
+    data_dir: str | None = None
+    engine: str = "hf"
+    seed: int = 0
+    method_options: tuple[str, ...] = ()  # "key=value" for the methods' Config fields
+    trust_remote_code: bool = False
+
+
+def option_fields(method_name: str) -> dict[str, dataclasses.Field]:
+    """The options (Config fields) of a method; none for methods that do not train."""
+    cfg = getattr(get_method(method_name), "Config", None)
+    return {f.name: f for f in dataclasses.fields(cfg)} if cfg else {}
+
+
+def method_options(method_name: str, items: tuple[str, ...], preset: presets.Preset, seed: int,
+                   strict: bool = False) -> dict:
+    """Options of one method: the preset's lambda and the seed, then ``key=value`` items.
+
+    With ``strict`` an item that is not an option of this method is an error; otherwise it is
+    left to the other methods of a comma list (``run`` checks that some method knows it)."""
+    known = option_fields(method_name)
+    opts = {k: v for k, v in (("lam", preset.lam), ("seed", seed)) if k in known}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--opt {item!r}: expected key=value")
+        if key not in known:
+            if strict:
+                raise UserError(f"--opt {key!r}: not an option of {method_name} (known: {', '.join(known) or 'none'})")
+            continue
+        kind = type(known[key].default)
+        try:
+            opts[key] = kind(value) if kind is not bool else value.lower() in ("1", "true", "yes")
+        except ValueError:
+            raise UserError(f"--opt {key}: {value!r} is not a {kind.__name__}") from None
+    return opts
+
+
+def _check_options(methods: tuple[str, ...], items: tuple[str, ...]) -> None:
+    known = set().union(*(option_fields(m) for m in methods))
+    for item in items:
+        if item.partition("=")[0] not in known:
+            raise UserError(f"--opt {item!r}: not an option of {', '.join(methods)} "
+                            f"(known: {', '.join(sorted(known)) or 'none'})")
+
+
+def print_settings(preset: presets.Preset, cfg: RunConfig) -> None:
+    table = Table(title=f"pruneeval run -> {cfg.out}", show_header=False)
+    for k, v in {**asdict(preset), "methods": ",".join(cfg.methods), "tasks": ",".join(cfg.tasks),
+                 "eval_limit": cfg.eval_limit, "engine": cfg.engine, "seed": cfg.seed,
+                 "options": " ".join(cfg.method_options)}.items():
+        table.add_row(k, str(v).replace("\n", "\\n"))
+    console.print(table)
+
+
+def _evaluate(engine, cfg: RunConfig, preset, method: str, suffix: str = "") -> dict:
+    prompt = PromptSpec(preset.system_prompt, preset.user_template, suffix)
+    sampling = Sampling(temperature=preset.eval_temperature, top_p=preset.eval_top_p, max_tokens=preset.max_tokens,
+                        seed=cfg.seed)
+    return {t: evaluate_task(engine, t, cfg.out / "eval" / method, prompt, sampling, limit=cfg.eval_limit,
+                             data_dir=cfg.data_dir, model_name=preset.name, method=method,
+                             chunk=preset.batch_gen * 4) for t in cfg.tasks}
+
+
+def _engine(cfg: RunConfig, path: str, preset):
+    return make_engine(cfg.engine, path, batch_size=preset.batch_gen, revision=preset.revision or None,
+                       trust_remote_code=cfg.trust_remote_code)
+
+
+def run(preset: presets.Preset, cfg: RunConfig) -> dict:
+    """The whole pipeline; returns {method: {task: summary}}."""
+    from .trainers import TrainConfig, train
+
+    methods = [get_method(m) for m in cfg.methods]
+    _check_options(cfg.methods, cfg.method_options)
+    print_settings(preset, cfg)
+    check_manifest(cfg.out / "manifest.json", {"preset": asdict(preset), "tasks": list(cfg.tasks),
+                                               "eval_limit": cfg.eval_limit, "engine": cfg.engine, "seed": cfg.seed})
+    ref_path = presets.model_path(preset)
+    results: dict[str, dict] = {}
+    engine = _engine(cfg, ref_path, preset)
+    if any(getattr(m, "trains", True) for m in methods):
+        console.rule("presample")
+        presample(engine, cfg.out / "presample", PromptSpec(preset.system_prompt, preset.user_template),
+                  benchmark=preset.presample_benchmark, k=preset.k, temperature=preset.presample_temperature,
+                  top_p=preset.presample_top_p, max_tokens=preset.max_tokens, limit=preset.presample_limit or None,
+                  data_dir=cfg.data_dir, seed=cfg.seed, model_name=preset.name, chunk=max(1, preset.batch_gen // 2))
+    console.rule("evaluate the reference model")
+    results["baseline"] = _evaluate(engine, cfg, preset, "baseline")
+    for m in methods:
+        if not getattr(m, "trains", True) and m.name != "baseline":
+            console.rule(f"evaluate {m.name}")
+            results[m.name] = _evaluate(engine, cfg, preset, m.name, m.suffix)
+    del engine
+    gc.collect()
+    trained = [m for m in methods if getattr(m, "trains", True)]
+    if trained:
+        records, _ = load_presample(cfg.out / "presample")
+    for m in trained:
+        console.rule(f"train {m.name}")
+        method = get_method(m.name, **method_options(m.name, cfg.method_options, preset, cfg.seed))
+        model_dir = train(method, ref_path, records, TrainConfig.from_preset(preset, seed=cfg.seed),
+                          cfg.out / "train" / m.name)
+        console.rule(f"evaluate {m.name}")
+        engine = _engine(cfg, str(model_dir), preset)
+        results[m.name] = _evaluate(engine, cfg, preset, m.name)
+        del engine
+        gc.collect()
+    return results
