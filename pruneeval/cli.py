@@ -14,6 +14,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Measure and shrink the thinking length of long-chain-of-thought models.")
 toy_app = typer.Typer(no_args_is_help=True, help="The embedded toy long-thought world.")
 app.add_typer(toy_app, name="toy")
+analyze_app = typer.Typer(no_args_is_help=True, help="The paper's analyses of sampled records.")
+app.add_typer(analyze_app, name="analyze")
 STATE = {"debug": False}
 
 MODEL = typer.Option(None, "--model", "-m", help="preset name, hub id or local model dir (default: the toy reasoner)")
@@ -183,6 +185,31 @@ def grade_cmd(
 
     res = grade_jsonl(file, benchmark, out)
     typer.echo(f"{res['correct']}/{res['n']} correct: accuracy {res['accuracy']:.2%}")
+
+
+@app.command("report")
+def report_cmd(
+    dirs: List[Path] = typer.Argument(..., help="run or eval directories"),
+    baseline: str = typer.Option("baseline", "--baseline", help="method every AES is measured against"),
+    out: Path = typer.Option(Path("reports/leaderboard"), "--out", "-o", help="output dir"),
+    aes_variant: str = typer.Option("paper", "--aes-variant", help="paper (penalises accuracy loss) | printed"),
+):
+    """AES leaderboards (markdown, CSV, JSON), plots and bootstrap intervals."""
+    from .report import write_report
+
+    write_report(dirs, out, baseline=baseline, aes_variant=aes_variant)
+    typer.echo(f"wrote {out}/leaderboard.md")
+
+
+@analyze_app.command("length")
+def analyze_length_cmd(
+    path: Path = typer.Argument(..., help="a presample or eval dir (or a samples.jsonl)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="output dir (default DIR/length_analysis)"),
+):
+    """The paper's Table 1, Figure 1 and difficulty split over sampled records."""
+    from .report import analyze_length
+
+    analyze_length(path, out)
 
 
 @toy_app.command("build")

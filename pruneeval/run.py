@@ -141,4 +141,8 @@ def run(preset: presets.Preset, cfg: RunConfig) -> dict:
         results[m.name] = _evaluate(engine, cfg, preset, m.name)
         del engine
         gc.collect()
+    console.rule("report")
+    from .report import write_report
+
+    write_report([cfg.out / "eval"], cfg.out / "report")
     return results
