@@ -95,7 +95,7 @@ def process_results(doc: dict, results: list) -> dict:
     """Per-doc metrics; with ``repeats`` and a keep-all filter, means over the doc's completions."""
     outs = results[0] if isinstance(results[0], (list, tuple)) else [results[0]]
     per = [sample_metrics(doc, o) for o in outs]
-    return {k: sum(m[k] for m in per) / len(per) for k in per[0]}
+    return per[0] if len(per) == 1 else {k: sum(m[k] for m in per) / len(per) for k in per[0]}
 
 
 def sample_metrics(doc: dict, output: str) -> dict:
