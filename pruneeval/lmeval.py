@@ -187,10 +187,13 @@ class EngineLM(LM):
         self.model_path = presets.model_path(preset)
         size = int(batch_size) if str(batch_size or "").isdigit() else preset.batch_gen
         self.seed = int(seed)
+        try:
+            options = self.engine_options(device=device, **engine_options)
+        except TypeError as e:
+            raise ValueError(f"{self.engine_name}_len: unknown --model_args ({e})") from None
         self.engine = make_engine(self.engine_name, self.model_path, batch_size=size,
                                   revision=revision or preset.revision or None,
-                                  trust_remote_code=bool(trust_remote_code),
-                                  **self.engine_options(device=device, **engine_options))
+                                  trust_remote_code=bool(trust_remote_code), **options)
         self._chats: dict[str, list[dict]] = {}  # rendered prompt -> the messages it came from
         self._warned_plain = False
 

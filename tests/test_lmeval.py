@@ -110,6 +110,15 @@ def test_stock_model_lengths_are_retokenized_with_qwen2():
     assert process_results(_doc(), ["Hello"]) == {"acc": 0, "no_answer": 1}  # no tokenizer known: no count
 
 
+def test_gen_text_survives_pickling_and_copies():  # lm-eval's response cache pickles outputs
+    import copy
+    import pickle
+
+    t = GenText("\\boxed{18}", 7, "stop", 0.5)
+    for u in (pickle.loads(pickle.dumps(t)), copy.deepcopy(t)):
+        assert (u, u.n_tokens, u.finish_reason, u.latency_s) == (t, 7, "stop", 0.5) and isinstance(u, GenText)
+
+
 def test_repeats_average_over_completions():
     outs = [GenText("\\boxed{18}", 10, "stop", 1.0), GenText("\\boxed{3}", 30, "length", 3.0)]
     assert process_results(_doc(), [outs]) == {"acc": 0.5, "no_answer": 0.0, "gen_tokens": 20.0,
@@ -205,6 +214,8 @@ def test_hf_len_generates_only(tiny_model):
     lm = HFLen(pretrained=str(tiny_model), batch_size="auto", device="cuda:0")
     with pytest.raises(NotImplementedError, match="only generates"):
         lm.loglikelihood([])
+    with pytest.raises(ValueError, match="unknown --model_args"):
+        HFLen(pretrained=str(tiny_model), no_such_arg=1)
 
 
 # ---------------------------------------------------------------- discovery
