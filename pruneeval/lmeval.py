@@ -157,6 +157,8 @@ def stop_at(c: Completion, until: Sequence[str], decode) -> GenText:
     cuts = [c.text.find(s) for s in until if s and s in c.text]
     if not cuts:
         return GenText(c.text, c.n_tokens, c.finish_reason, c.latency_s)
+    if not c.token_ids:
+        raise ValueError("the engine returned no token ids: cannot count the tokens up to a stop string")
     ids, lo, hi = list(c.token_ids), 1, len(c.token_ids)
     while lo < hi:
         mid = (lo + hi) // 2
