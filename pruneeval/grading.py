@@ -1,9 +1,9 @@
 """Answer extraction and equivalence: one grading API shared by evaluation and training rewards.
 
-``grade(output, gold, benchmark)`` -> ``Grade``; ``grade_many`` grades a batch in worker processes
+``grade(output, gold, benchmark) -> Grade``; ``grade_many`` grades a batch in worker processes
 (math-verify's timeouts use ``signal.alarm``, which only works in a process's main thread);
 ``grade_jsonl`` backs ``pruneeval grade FILE.jsonl``.  Grading never raises on hostile content and
-never hangs: every call runs under a deadline, and ``grade_many`` kills a worker stuck past it.
+never hangs: each grade runs under a deadline, and ``grade_many`` kills a worker stuck past it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from .errors import UserError
 
 FAMILIES = ("gsm8k", "math", "gaokao", "toy")
 TAIL_CHARS = 8000  # only the end of the answer section is searched for the final answer
-MAX_ANSWER = 1000  # longer extracted answers are not parsed (reason "parse_error")
+MAX_ANSWER = 1000  # longer (or deeper than MAX_DEPTH) extracted answers are not parsed: "parse_error"
+MAX_DEPTH = 40
 
 
 @dataclass(frozen=True)
@@ -31,44 +32,6 @@ class Grade:
     correct: bool
     extracted: str | None  # None = the output has no final answer ("no answer" is a value)
     reason: str | None = None  # "no_answer", "no_gold", "timeout", "parse_error", "mismatch"; None if correct
-
-
-# ---------------------------------------------------------------- extraction
-
-def _brace_matches(text: str) -> dict[int, int]:
-    """Index of each ``{`` -> index of its matching ``}``, in one linear pass."""
-    stack, match = [], {}
-    for j, c in enumerate(text):
-        if c == "{":
-            stack.append(j)
-        elif c == "}" and stack:
-            match[stack.pop()] = j
-    return match
-
-
-def all_boxed(text: str) -> list[str]:
-    """Contents of every closed ``\\boxed{...}`` / ``\\fbox{...}`` / ``\\boxed 2``, in order (linear time)."""
-    match, out = None, []
-    for m in re.finditer(r"\\(?:boxed|fbox)", text):
-        rest = text[m.end():m.end() + 200]
-        stripped = rest.lstrip()
-        if stripped.startswith("{"):
-            match = _brace_matches(text) if match is None else match
-            i = m.end() + len(rest) - len(stripped)
-            if i in match:
-                out.append(text[i + 1:match[i]].strip())
-        elif rest[:1] == " " and stripped:  # "\\boxed 2$."
-            token = stripped.split("$")[0].split()[0].rstrip(".,") if stripped.split("$")[0].split() else ""
-            if token:
-                out.append(token)
-    return out
-
-
-def last_boxed(text: str) -> str | None:
-    """Content of the last closed ``\\boxed{...}`` (or ``\\fbox{...}``, or ``\\boxed 2``) in ``text``,
-    by brace matching, as Qwen2.5-Math's ``extract_answer`` does."""
-    boxed = all_boxed(text)
-    return boxed[-1] if boxed else None
 
 
 def family(benchmark: str) -> str:
@@ -80,13 +43,43 @@ def family(benchmark: str) -> str:
     return get(benchmark).family  # UserError for an unknown name
 
 
+# ---------------------------------------------------------------- extraction
+
+def all_boxed(text: str) -> list[str]:
+    """Contents of every closed ``\\boxed{...}`` / ``\\fbox{...}`` / ``\\boxed 2``, in order, in linear time."""
+    match, out = None, []
+    for m in re.finditer(r"\\(?:boxed|fbox)", text):
+        rest = text[m.end():m.end() + 200]
+        stripped = rest.lstrip()
+        if stripped.startswith("{"):
+            if match is None:  # index of each "{" -> its matching "}", one pass for all boxes
+                stack, match = [], {}
+                for j, c in enumerate(text):
+                    if c == "{":
+                        stack.append(j)
+                    elif c == "}" and stack:
+                        match[stack.pop()] = j
+            i = m.end() + len(rest) - len(stripped)
+            if i in match:
+                out.append(text[i + 1:match[i]].strip())
+        elif rest[:1] == " " and stripped.split("$")[0].split():  # "\\boxed 2$."
+            token = stripped.split("$")[0].split()[0].rstrip(".,")
+            out += [token] if token else []
+    return out
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last closed ``\\boxed{...}`` (or ``\\fbox{...}``, or ``\\boxed 2``) in ``text``,
+    by brace matching, as Qwen2.5-Math's ``extract_answer`` does."""
+    boxed = all_boxed(text)
+    return boxed[-1] if boxed else None
+
+
 def _text(s) -> str:
-    """Any str (lone surrogates included) or bytes -> valid UTF-8 text."""
-    if s is None:
-        return ""
+    """Any str (lone surrogates included), bytes or None -> valid text."""
     if isinstance(s, (bytes, bytearray)):
         return bytes(s).decode("utf-8", "replace")
-    return str(s).encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return "" if s is None else str(s).encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 _THINK_END = re.compile(r"</think>|</thought>|<\|end_of_thought\|>|</reasoning>", re.I)
@@ -95,53 +88,40 @@ _PHRASE = re.compile(
     r"(?:\bfinal\s+answer\b[^\n:]{0,20}?(?:\bis\b|:)|\*\*final\s+answer\*\*|"
     r"\bthe\s+(?:correct\s+)?(?:answer|option|choice)\s+(?:is|should\s+be|would\s+be)\b|"
     r"\banswer\s*(?:\*\*)?\s*:|####)[\s*:]*", re.I)
+_SPAN = r"(?:\$\$?[^$]+\$\$?|\\\(.+?\\\)|\\\[.+?\\\])"
 _NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?|-?\.\d+")
-_CHOICE = re.compile(r"^[\s(\[{*]*(?:\\text(?:bf)?\s*\{\s*\(?|\\mathrm\s*\{\s*\(?)?\(?([A-K])(?![A-Za-z])")
+_CHOICE = re.compile(r"^[\s(\[{*]*(?:\\(?:text|textbf|mathrm)\s*\{\s*\(?)?\(?([A-K])(?![A-Za-z])")
 _CHOICE_ANY = re.compile(r"\(([A-K])\)|\b(?:option|choice)\s+\(?([A-K])\b")
 
 
 def _section(text: str) -> tuple[str, bool] | None:
-    """The answer section: the text after the last thinking delimiter (``</think>``, ``</Thought>``,
-    ``<|end_of_thought|>``), else the whole output; None when thinking was opened and never closed."""
+    """(answer section, delimited): the text after the last thinking delimiter (``</think>``,
+    ``</Thought>``, ``<|end_of_thought|>``), else the whole output; None if thinking never closed."""
     end = None
     for end in _THINK_END.finditer(text):
         pass
     if end is not None:
         return text[end.end():][-TAIL_CHARS:], True
-    if _THINK_OPEN.search(text):
-        return None
-    return text[-TAIL_CHARS:], False
-
-
-def _finished(section: str) -> bool:
-    """Does the output end like a finished sentence (a cut-off generation usually does not)?"""
-    body = section.rstrip()
-    return bool(body) and body[-1] in ".!$}])*"
-
-
-def _last_lines(section: str, k: int = 2) -> str:
-    return "\n".join([ln for ln in section.splitlines()[-50:] if ln.strip()][-k:])
+    return None if _THINK_OPEN.search(text) else (text[-TAIL_CHARS:], False)
 
 
 def _phrase_answer(text: str, parts: int = 1) -> tuple[str | None, bool]:
-    """What follows the last final-answer phrase, cut at the end of its sentence, and whether
-    nothing but punctuation follows it (the output ends with the answer)."""
+    """What follows the last final-answer phrase (its math span, leading number or clause), and
+    whether only punctuation follows it (the output ends with the answer)."""
     m = None
     for m in _PHRASE.finditer(text):
         pass
     if m is None:
         return None, False
     rest = text[m.end():m.end() + 400]
-    if m.group(0).strip().startswith("**") and not rest.split("\n", 1)[0].strip():
-        rest = rest.lstrip()
+    rest = rest.lstrip() if m.group(0).strip().startswith("**") else rest  # "**Final Answer**\n\n18"
     line = rest.split("\n", 1)[0].strip()
-    span = r"(?:\$\$?[^$]+\$\$?|\\\(.+?\\\)|\\\[.+?\\\])"
-    math = re.match(rf"{span}(?:\s*(?:,|\bor\b|\band\b)\s*{span})*" if parts > 1 else span, line)
+    math = re.match(rf"{_SPAN}(?:\s*(?:,|\bor\b|\band\b)\s*{_SPAN})*" if parts > 1 else _SPAN, line)
     if math:
         used = math.group(0)
         ans = re.sub(r"(?<!\\)\$|\\[()[\]]", "", used)
     else:
-        cut = r"(?<!\d)\.(?!\d)|\.\s|[;!?]" + ("" if parts > 1 else r"|,\s") + r"|\s+(?:because|since|which|so)\b"
+        cut = r"(?<!\d)\.(?!\d)|\.(?=\s|$)|[;!?]|\s+(?:because|since|which|so)\b" + ("" if parts > 1 else r"|,\s")
         used = re.split(cut, line)[0]
         num = re.match(r"^\\?\$?\s*(-?\d[\d,]*(?:\.\d+)?(?:/\d+)?(?:\s*\\?%)?)(?=\s|$)", used)
         ans = num.group(1) if num else used
@@ -150,38 +130,44 @@ def _phrase_answer(text: str, parts: int = 1) -> tuple[str | None, bool]:
 
 
 def _choice(candidate: str | None, fallback_text: str) -> str | None:
-    """An option letter from the extracted answer (``\\boxed{B}``, ``(B) 5``), else from ``(B)``/``option B``."""
-    if candidate is not None:
-        m = _CHOICE.match(candidate)
-        if m:
-            return m.group(1)
-    hits = [a or b for a, b in _CHOICE_ANY.findall(candidate if candidate is not None else fallback_text)]
-    return hits[-1] if hits else None
+    """An option letter from the extracted answer (``B``, ``(B) 5``, ``\\text{(B)}``), else the last
+    ``(B)`` / ``option B`` in the answer (or, with no answer, in ``fallback_text``)."""
+    m = _CHOICE.match(candidate) if candidate is not None else None
+    if m:
+        return m.group(1)
+    hits = _CHOICE_ANY.findall(candidate if candidate is not None else fallback_text)
+    return (hits[-1][0] or hits[-1][1]) if hits else None
 
 
 def extract(output: str, fam: str, gold_parts: int = 1, choice: bool = False) -> str | None:
-    """The final answer of ``output``, or None.  The answer section is the text after the thinking
-    (see ``_section``).  In it: the last ``\\boxed{}`` (the last ``gold_parts`` boxes joined when the
-    gold lists several answers); else a final-answer phrase; else (GSM8K/toy) the last number.
-    Phrases and numbers count only in final position: anywhere after a thinking delimiter, otherwise
-    in the last two lines and only if the output ends with the answer or a finished sentence.
-    So a long-thought output cut off mid-reasoning has no answer."""
+    """The final answer of ``output``, or None.
+
+    Only the answer section counts: the text after the thinking (``_section``); an output whose
+    thinking was opened and never closed (cut off by the length limit) has no answer.  In it: the
+    last ``\\boxed{}`` (the last ``gold_parts`` boxes joined when the gold lists several answers);
+    else a final-answer phrase ("The final answer is", "the answer is", "Answer:", "####"); else, for
+    GSM8K/toy only, the last number.  Phrases and numbers are trusted only in final position:
+    anywhere after a thinking delimiter; without one, in the last two lines, and only if the output
+    ends with the answer itself or with a finished sentence (``.!$}])*``), the last number only in
+    the last line.  So a long-thought output cut off mid-reasoning yields no answer rather than a
+    number from the middle of its reasoning.  ``choice``: return an option letter (A-K)."""
     found = _section(_text(output))
     if found is None:
         return None
     section, delimited = found
     boxed = all_boxed(section)
-    final = section if delimited else _last_lines(section)
-    trusted = delimited or _finished(section)
+    final = section if delimited else "\n".join([x for x in section.splitlines()[-50:] if x.strip()][-2:])
+    trusted = delimited or section.rstrip()[-1:] in tuple(".!$}])*")
     if boxed:
-        ans = ", ".join(boxed[-gold_parts:])
+        several = gold_parts > 1 and _parts(boxed[-1]) < gold_parts
+        ans = ", ".join(boxed[-gold_parts:]) if several else boxed[-1]
     else:
         ans, at_end = _phrase_answer(final, gold_parts)
         ans = ans if trusted or at_end else None
-    if choice:
-        return _choice(ans, final if trusted else "")
+    if choice:  # an answer without a letter stays itself (graded "mismatch")
+        return _choice(ans, final if trusted else "") or ans
     if ans is None and fam in ("gsm8k", "toy") and trusted:
-        nums = _NUMBER.findall(final if delimited else final.splitlines()[-1])
+        nums = _NUMBER.findall(final if delimited else final[final.rfind("\n") + 1:])
         ans = nums[-1] if nums else None
     return ans
 
@@ -189,14 +175,15 @@ def extract(output: str, fam: str, gold_parts: int = 1, choice: bool = False) ->
 # ---------------------------------------------------------------- equivalence
 
 _SPACING = re.compile(r"\\left(?![a-zA-Z])|\\right(?![a-zA-Z])|\\displaystyle|\\[!,;: ]|~|\s+")
-_UNIT = re.compile(
+_UNIT = re.compile(  # "20 cm^{2}", "576\pi\;m^{2}", "36\sqrt{7}cm^{3}": units math-verify keeps
     r"(?:(?<=[\d}])|\s+|\\[;,: ])\s*(?:\\(?:text|mbox|mathrm)\s*\{\s*)?"
     r"(?:cm|mm|km|ft|inches|feet|meters?|units?|(?<=[\s;,:{])m)\s*\}?\s*(?:\^\s*\{?\s*[23]\s*\}?)?\s*\.?$")
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 
 
 def _norm(s: str) -> str:
-    """Light normalisation for the exact-string fast path (never merges different values)."""
+    """Light normalisation for the exact-string fast path; it never merges different values
+    (``\\%`` is kept: ``25\\%`` is not ``25``)."""
     s = re.sub(r"\\[dt]frac", r"\\frac", s.strip().strip("$"))
     s = re.sub(r"\^\s*\{?\\circ\}?|°", "", s)
     s = re.sub(r"\\(?:text|textbf|textrm|mathrm|mbox)\s*\{([^{}]*)\}", r"\1", s)
@@ -227,23 +214,29 @@ def _choice_gold(gold: str) -> str | None:
 
 
 def _number(s: str) -> Decimal | None:
-    """A plain number (``$1,000``, ``18.00``, ``18 \\text{dollars}``, ``25%``) -> Decimal, else None."""
+    """A plain number (``\\$1,000``, ``18.00``, ``18 \\text{dollars}``, ``25\\%``) -> Decimal, else None."""
     t = re.sub(r"\\(?:text|mbox|mathrm)\s*\{[^{}]*\}|\\?\$|\\?%|\\[!,;: ]|\s+", "", s)
     t = t.replace(",", "") if _THOUSANDS.fullmatch(t) else t
-    if len(t) > 400 or not re.fullmatch(r"-?(?:\d+(?:\.\d*)?|\.\d+)", t):
-        return None
     try:
-        return Decimal(t)
+        return Decimal(t) if len(t) < 400 and re.fullmatch(r"-?(?:\d+(?:\.\d*)?|\.\d+)", t) else None
     except InvalidOperation:
         return None
+
+
+def _depth(s: str) -> int:
+    depth = top = 0
+    for c in s:
+        depth += (c in "([{") - (c in ")]}")
+        top = max(top, depth)
+    return top
 
 
 _MV: tuple | None = None
 
 
 def _mv():
-    """math-verify, imported lazily (importing pruneeval stays cheap) with its own alarm disabled:
-    grading runs it under our deadline, so its "timeout is disabled" warning is filtered out."""
+    """math-verify, imported lazily (importing pruneeval stays cheap).  Its own alarm is disabled
+    (it would cancel ours), so its "timeout is disabled" warning is filtered out."""
     global _MV
     if _MV is None:
         import math_verify
@@ -255,6 +248,7 @@ def _mv():
 
 
 def _mv_parse(s: str) -> list:
+    """Parse as LaTeX wrapped in ``$...$`` (bare ``(1, 2)`` or ``\\{2,1\\}`` parse wrongly otherwise)."""
     mv, config = _mv()
     s = _UNIT.sub("", re.sub(r"(?<!\\)\$", "", s)).strip()
     return mv.parse(f"${s}$", extraction_config=config, parsing_timeout=None) if s else []
@@ -265,7 +259,7 @@ def _judge(pred: str | None, gold: str, fam: str, choice: str | None) -> Grade:
         return Grade(False, pred, "no_gold")
     if pred is None or not pred.strip():
         return Grade(False, None, "no_answer")
-    if len(pred) > MAX_ANSWER:
+    if len(pred) > MAX_ANSWER or _depth(pred) > MAX_DEPTH:
         return Grade(False, pred[:MAX_ANSWER], "parse_error")
     if choice is not None or _norm(pred) == _norm(gold):
         ok = choice is None or pred == choice
@@ -288,17 +282,17 @@ class _Timeout(BaseException):
 
 
 def _with_deadline(fn, seconds: float):
-    """Run ``fn()`` with a SIGALRM deadline (main thread only).  The timer re-fires every 0.1 s, so a
-    library that swallows one ``_Timeout`` still stops; the alarm is always disarmed on the way out."""
-    armed = [True]
+    """Run ``fn()`` under a SIGALRM deadline (main thread only).  The timer re-fires every 0.1 s, so
+    code that swallows one ``_Timeout`` still stops; the caller's handler and timer are restored."""
+    armed, start = [True], time.monotonic()
 
     def fire(signum, frame):
         if armed[0]:
             raise _Timeout
 
     old = signal.signal(signal.SIGALRM, fire)
+    prev = signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3), 0.1)
     try:
-        signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3), 0.1)
         return fn()
     finally:
         while armed[0]:
@@ -308,17 +302,24 @@ def _with_deadline(fn, seconds: float):
                 pass
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+        if prev[0] > 0:
+            signal.setitimer(signal.ITIMER_REAL, max(prev[0] - (time.monotonic() - start), 1e-3), prev[1])
+
+
+def _extract_for(output, gold: str, fam: str) -> tuple[str | None, str | None]:
+    """(extracted answer, the option letter when ``gold`` is a multiple-choice letter)."""
+    choice = _choice_gold(gold) if fam in ("math", "gaokao") else None
+    return extract(output, fam, _parts(gold), choice is not None), choice
 
 
 def _grade_here(output, gold, fam: str, timeout_s: float) -> Grade:
     """Grade in this (main) thread under a deadline; never raises."""
-    _mv()  # import outside the deadline: an interrupted import would leave a broken module behind
+    _mv()  # imported outside the deadline: an interrupted import would leave a broken module behind
     box: list = [None]
 
     def work() -> Grade:
         g = _text(gold).strip()
-        choice = _choice_gold(g) if fam in ("math", "gaokao") else None
-        box[0] = extract(output, fam, _parts(g), choice is not None)
+        box[0], choice = _extract_for(output, g, fam)
         return _judge(box[0], g, fam, choice)
 
     try:
@@ -340,61 +341,63 @@ def _main_thread() -> bool:
 def grade(output: str, gold: str, benchmark: str, *, timeout_s: float = 5.0) -> Grade:
     """Grade one ``output`` against ``gold`` under ``benchmark``'s rules (a benchmark or family name).
 
-    Never raises on content and returns within about ``timeout_s``.  In the main thread it runs
-    here under a SIGALRM deadline; from another thread it goes to a shared worker process.
-    An unknown benchmark name raises ``UserError`` (a configuration error, not a wrong answer)."""
+    Never raises on content; returns within about ``timeout_s``.  In the main thread it runs here
+    under a SIGALRM deadline (a caller's own alarm is restored after); from another thread it goes
+    to a worker process.  An unknown benchmark raises ``UserError`` (configuration, not an answer)."""
     fam = family(benchmark)
     if _main_thread():
         return _grade_here(output, gold, fam, timeout_s)
-    with _THREAD_POOL_LOCK:
-        global _THREAD_POOL
-        _THREAD_POOL = _THREAD_POOL or _Pool(1, timeout_s)
-        _THREAD_POOL.timeout_s = timeout_s
-        return _THREAD_POOL.run([(output, gold, fam)])[0]
+    return _pool(1).run([(output, gold, fam)], 1, timeout_s)[0]
 
 
 # ---------------------------------------------------------------- many grades, in worker processes
 
-def _worker(conn, timeout_s: float) -> None:
+def _worker(conn) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent owns Ctrl-C and kills its workers
     _mv()
     conn.send("ready")
     while (job := conn.recv()) is not None:
-        for i, (output, gold, fam) in job:
+        timeout_s, items = job
+        for i, (output, gold, fam) in items:
             conn.send((i, _grade_here(output, gold, fam, timeout_s)))
 
 
 class _Worker:
-    def __init__(self, ctx, timeout_s: float):
+    def __init__(self, ctx):
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker, args=(child, timeout_s), daemon=True)
+        self.proc = ctx.Process(target=_worker, args=(child,), daemon=True)
         self.proc.start()
         child.close()
         self.ready, self.pending, self.since = False, [], 0.0
 
-    def stop(self, kill: bool = False) -> None:
-        try:
-            if not kill:
-                self.conn.send(None)
-                self.proc.join(2)
-        except OSError:
-            pass
-        if self.proc.is_alive():
-            self.proc.kill()
-            self.proc.join()
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.join()
         self.conn.close()
 
 
 class _Pool:
-    """Spawned worker processes fed chunks of items; a worker silent on one item past the timeout
-    (stuck in C code the alarm cannot interrupt) is killed, the item graded "timeout", the rest resent."""
+    """Spawned worker processes, kept for later calls, fed chunks of items.  A worker silent on one
+    item past the timeout (stuck where the alarm cannot reach, e.g. in C) is killed and replaced;
+    that item is graded "timeout" and the rest of its chunk is sent again."""
 
-    def __init__(self, n: int, timeout_s: float):
+    def __init__(self, n: int):
         import multiprocessing
 
-        self.ctx, self.n, self.timeout_s, self.workers = multiprocessing.get_context("spawn"), n, timeout_s, []
+        self.ctx, self.n, self.workers, self.lock = multiprocessing.get_context("spawn"), n, [], threading.Lock()
 
-    def run(self, items: list, chunk: int = 1) -> list[Grade]:
+    def run(self, items: list, chunk: int, timeout_s: float, inner_s: float | None = None) -> list[Grade]:
+        """Grades of ``items`` in order; ``inner_s`` (tests) overrides the workers' own deadline."""
+        with self.lock:
+            try:
+                return self._run(items, chunk, timeout_s, inner_s or timeout_s)
+            except BaseException:  # Ctrl-C or a failed start: no worker keeps a half-done chunk
+                for w in self.workers:
+                    w.stop()
+                self.workers = []
+                raise
+
+    def _run(self, items: list, chunk: int, timeout_s: float, inner_s: float) -> list[Grade]:
         from collections import deque
         from multiprocessing.connection import wait
 
@@ -402,14 +405,14 @@ class _Pool:
         indexed = list(enumerate(items))
         queue = deque(indexed[k:k + chunk] for k in range(0, len(indexed), chunk))
         while len(self.workers) < min(self.n, len(queue)):
-            self.workers.append(_Worker(self.ctx, self.timeout_s))
-        limit = self.timeout_s + max(1.0, 0.2 * self.timeout_s)
-        while any(r is None for r in results):
+            self.workers.append(_Worker(self.ctx))
+        limit = timeout_s + max(1.0, 0.2 * timeout_s)
+        while queue or any(w.pending for w in self.workers):
             now = time.monotonic()
             for w in self.workers:
                 if w.ready and not w.pending and queue:
                     w.pending, w.since = queue.popleft(), now
-                    w.conn.send(w.pending)
+                    w.conn.send((inner_s, w.pending))
             active = [w for w in self.workers if not w.ready or w.pending]
             timers = [w.since + limit - now for w in active if w.ready]
             ready = wait([w.conn for w in active], timeout=max(0.0, min(timers)) if timers else None)
@@ -425,58 +428,98 @@ class _Pool:
             msg = w.conn.recv()
         except (EOFError, OSError):  # the worker died (killed for memory, crashed in C)
             if not w.ready:
-                raise RuntimeError("a grading worker process failed to start (spawned workers re-import "
-                                   "__main__: guard a script with `if __name__ == '__main__':`)") from None
+                raise RuntimeError("a grading worker failed to start (spawned workers re-import __main__: "
+                                   "guard a script with `if __name__ == '__main__':`)") from None
             return self._replace(w, "parse_error", results, queue)
         if msg == "ready":
             w.ready = True
-            return
-        i, g = msg
-        results[i] = g
-        w.pending.pop(0)
-        w.since = time.monotonic()
+        else:
+            results[msg[0]] = msg[1]
+            w.pending.pop(0)
+            w.since = time.monotonic()
 
     def _replace(self, w: _Worker, reason: str, results: list, queue) -> None:
         (i, (output, gold, fam)), rest = w.pending[0], w.pending[1:]
-        results[i] = Grade(False, _extract_quietly(output, gold, fam), reason)
+        try:
+            extracted = _cap(_extract_for(output, _text(gold).strip(), fam)[0])
+        except Exception:
+            extracted = None
+        results[i] = Grade(False, extracted, reason)
         if rest:
             queue.appendleft(rest)
-        w.stop(kill=True)
-        self.workers[self.workers.index(w)] = _Worker(self.ctx, self.timeout_s)
-
-    def close(self) -> None:
-        for w in self.workers:
-            w.stop()
-        self.workers = []
+        w.stop()
+        self.workers[self.workers.index(w)] = _Worker(self.ctx)
 
 
-def _extract_quietly(output, gold, fam: str) -> str | None:
-    try:
-        g = _text(gold).strip()
-        choice = _choice_gold(g) if fam in ("math", "gaokao") else None
-        return _cap(extract(output, fam, _parts(g), choice is not None))
-    except Exception:
-        return None
+_POOLS: dict[int, _Pool] = {}
+_POOLS_LOCK = threading.Lock()
 
 
-_THREAD_POOL: _Pool | None = None
-_THREAD_POOL_LOCK = threading.Lock()
+def _pool(n: int) -> _Pool:
+    with _POOLS_LOCK:
+        if n not in _POOLS:
+            _POOLS[n] = _Pool(n)
+        return _POOLS[n]
 
 
 def grade_many(items: Sequence[tuple[str, str, str]], workers: int | None = None,
                timeout_s: float = 10.0) -> list[Grade]:
-    """Grade ``(output, gold, benchmark)`` triples, in order, with a per-item timeout.
+    """Grade ``(output, gold, benchmark)`` triples, in order, each within about ``timeout_s``.
 
-    ``workers`` processes (default: the CPU count) get chunks of items; ``workers`` 0 or 1 grades
-    here when called from the main thread.  No process is started for an empty batch."""
+    ``workers`` spawned processes (default: CPU count, at most 8; kept for later calls) grade
+    chunks of items; ``workers`` 0 or 1 grades here when called from the main thread.  Nothing is
+    started for an empty batch.  A script calling this needs the ``if __name__ == "__main__":`` guard."""
     items = [(o, g, family(b)) for o, g, b in items]
     if not items:
         return []
-    if (workers is not None and workers <= 1) and _main_thread():
+    if workers is not None and workers <= 1 and _main_thread():
         return [_grade_here(o, g, f, timeout_s) for o, g, f in items]
-    n = max(1, workers or os.cpu_count() or 1)
-    pool = _Pool(n, timeout_s)
+    n = max(1, workers or min(os.cpu_count() or 1, 8))
+    return _pool(n).run(items, max(1, min(64, -(-len(items) // (4 * n)))), timeout_s)
+
+
+# ---------------------------------------------------------------- pruneeval grade FILE.jsonl
+
+def _read_jsonl(path) -> list[dict]:
+    rows = []
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            where = f"{path}:{lineno}"
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise UserError(f"{where}: invalid UTF-8") from None
+            except json.JSONDecodeError as e:
+                raise UserError(f"{where}: malformed JSON ({e.msg})") from None
+            if not isinstance(row, dict):
+                raise UserError(f"{where}: expected a JSON object, got {type(row).__name__}")
+            for key in ("output", "gold"):
+                if not isinstance(row.get(key), str):
+                    raise UserError(f"{where}: " + (f"field {key!r} is not a string" if key in row
+                                                    else f"missing field {key!r}"))
+            rows.append(row)
+    return rows
+
+
+def grade_jsonl(in_path, benchmark: str, out_path=None, workers: int | None = None) -> dict:
+    """Grade JSON lines with ``output`` and ``gold``; returns ``{"n", "correct", "accuracy"}``.
+
+    With ``out_path`` every line is written back with ``correct``, ``extracted`` and ``reason`` added
+    (atomically: a temporary file, then ``os.replace``); without it nothing is written.  Bad input
+    raises ``UserError("FILE:LINE: what is wrong")``."""
+    family(benchmark)  # an unknown benchmark fails before any work
     try:
-        return pool.run(items, chunk=max(1, min(64, -(-len(items) // (4 * n)))))
-    finally:
-        pool.close()
+        rows = _read_jsonl(in_path)
+    except OSError as e:
+        raise UserError(f"{in_path}: cannot read ({e.strerror})") from None
+    grades = grade_many([(r["output"], r["gold"], benchmark) for r in rows], workers)
+    if out_path is not None:
+        tmp = f"{out_path}.tmp{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            for r, g in zip(rows, grades):
+                f.write(json.dumps({**r, "correct": g.correct, "extracted": g.extracted, "reason": g.reason}) + "\n")
+        os.replace(tmp, out_path)
+    n, correct = len(grades), sum(g.correct for g in grades)
+    return {"n": n, "correct": correct, "accuracy": correct / n if n else 0.0}
