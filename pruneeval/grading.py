@@ -17,7 +17,9 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from decimal import Decimal, InvalidOperation
+from itertools import accumulate
 
 from .errors import UserError
 
@@ -25,6 +27,7 @@ FAMILIES = ("gsm8k", "math", "gaokao", "toy")
 TAIL_CHARS = 8000  # only the end of the answer section is searched for the final answer
 MAX_ANSWER = 1000  # longer (or deeper than MAX_DEPTH) extracted answers are not parsed: "parse_error"
 MAX_DEPTH = 40
+STARTUP_S = 120  # a grading worker process must start (import math-verify) within this
 
 
 @dataclass(frozen=True)
@@ -224,11 +227,7 @@ def _number(s: str) -> Decimal | None:
 
 
 def _depth(s: str) -> int:
-    depth = top = 0
-    for c in s:
-        depth += (c in "([{") - (c in ")]}")
-        top = max(top, depth)
-    return top
+    return max(accumulate((c in "([{") - (c in ")]}") for c in s), default=0)
 
 
 _MV: tuple | None = None
@@ -247,6 +246,7 @@ def _mv():
     return _MV
 
 
+@lru_cache(maxsize=4096)  # a training batch grades K samples against each gold
 def _mv_parse(s: str) -> list:
     """Parse as LaTeX wrapped in ``$...$`` (bare ``(1, 2)`` or ``\\{2,1\\}`` parse wrongly otherwise)."""
     mv, config = _mv()
@@ -323,7 +323,7 @@ def _grade_here(output, gold, fam: str, timeout_s: float) -> Grade:
         return _judge(box[0], g, fam, choice)
 
     try:
-        return _with_deadline(work, timeout_s)
+        return _with_deadline(work, timeout_s) if hasattr(signal, "setitimer") else work()
     except _Timeout:
         return Grade(False, _cap(box[0]), "timeout")
     except Exception:  # RecursionError, MemoryError, a parser bug: a wrong answer, not a crash
@@ -368,7 +368,10 @@ class _Worker:
         self.proc = ctx.Process(target=_worker, args=(child,), daemon=True)
         self.proc.start()
         child.close()
-        self.ready, self.pending, self.since = False, [], 0.0
+        self.ready, self.pending, self.since = False, [], time.monotonic()
+
+    def limit(self, item_limit: float) -> float:
+        return item_limit if self.ready else STARTUP_S
 
     def stop(self) -> None:
         self.proc.kill()
@@ -414,12 +417,13 @@ class _Pool:
                     w.pending, w.since = queue.popleft(), now
                     w.conn.send((inner_s, w.pending))
             active = [w for w in self.workers if not w.ready or w.pending]
-            timers = [w.since + limit - now for w in active if w.ready]
-            ready = wait([w.conn for w in active], timeout=max(0.0, min(timers)) if timers else None)
+            ready = wait([w.conn for w in active], max(0.0, min(w.since + w.limit(limit) - now for w in active)))
             for w in active:
                 if w.conn in ready:
                     self._receive(w, results, queue)
-                elif w.ready and time.monotonic() - w.since > limit:
+                elif time.monotonic() - w.since > w.limit(limit):
+                    if not w.ready:
+                        raise RuntimeError(f"a grading worker did not start within {STARTUP_S} s")
                     self._replace(w, "timeout", results, queue)
         return results
 
