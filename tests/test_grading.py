@@ -10,8 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from pruneeval import benchmarks
+from pruneeval import benchmarks, grading
 from pruneeval.errors import UserError
 from pruneeval.grading import Grade, _pool, grade, grade_jsonl, grade_many, last_boxed
 
@@ -66,6 +68,14 @@ def test_gaokao_boxed_gold_vs_gold():
     golds = [p.gold for p in benchmarks.load("gaokao", DATA) if p.gold]
     grades = grade_many([("\\boxed{" + g + "}", g, "gaokao") for g in golds], workers=2)
     assert all(x.correct for x in grades)
+
+
+@pytest.mark.parametrize("name", ["math", "gaokao"])
+def test_math_verify_alone_accepts_every_gold(monkeypatch, name):
+    """With the string fast path switched off, math-verify still finds every gold equal to itself."""
+    monkeypatch.setattr(grading, "_norm", lambda s: object())
+    golds = [p.gold for p in benchmarks.load(name, DATA) if p.gold]
+    assert [g for g in golds if not grade("\\boxed{" + g + "}", g, name).correct] == []
 
 
 @pytest.mark.slow
@@ -194,6 +204,21 @@ def test_hostile_outputs_give_a_false_grade_quickly(name):
     assert isinstance(g, Grade) and g.correct is False and g.reason is not None
     if g.extracted is not None:
         assert len(g.extracted) <= 1000
+
+
+PIECES = list("0123456789{}()[]\\$^_,.-+=/ abxyABCD%:\n") + [
+    "\\boxed{", "\\frac", "</think>", "<think>", "The answer is ", "\\sqrt", "\ud800", "\\text{", "\\pm",
+    "\\begin{pmatrix}", "\\\\", "\\end{pmatrix}", "\\infty", "####", "**Final Answer**"]
+texts = st.lists(st.sampled_from(PIECES), max_size=60).map("".join)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(texts, texts, st.sampled_from(grading.FAMILIES))
+def test_random_latex_soup_never_raises(output, gold, fam):
+    t0 = time.monotonic()
+    g = grade(output, gold, fam, timeout_s=2)
+    assert time.monotonic() - t0 < 4
+    assert isinstance(g.correct, bool) and (g.reason is None) is g.correct
 
 
 def test_hostile_golds_and_huge_gsm8k_numbers():
