@@ -17,8 +17,8 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from itertools import accumulate
 
 from .errors import UserError
@@ -355,11 +355,14 @@ def grade(output: str, gold: str, benchmark: str, *, timeout_s: float = 5.0) -> 
 def _worker(conn) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent owns Ctrl-C and kills its workers
     _mv()
-    conn.send("ready")
-    while (job := conn.recv()) is not None:
-        timeout_s, items = job
-        for i, (output, gold, fam) in items:
-            conn.send((i, _grade_here(output, gold, fam, timeout_s)))
+    try:
+        conn.send("ready")
+        while True:
+            timeout_s, items = conn.recv()
+            for i, (output, gold, fam) in items:
+                conn.send((i, _grade_here(output, gold, fam, timeout_s)))
+    except (EOFError, OSError):  # the parent is gone
+        pass
 
 
 class _Worker:
@@ -388,6 +391,7 @@ class _Pool:
         import multiprocessing
 
         self.ctx, self.n, self.workers, self.lock = multiprocessing.get_context("spawn"), n, [], threading.Lock()
+        self.pid = os.getpid()  # a forked child must not use its parent's workers
 
     def run(self, items: list, chunk: int, timeout_s: float, inner_s: float | None = None) -> list[Grade]:
         """Grades of ``items`` in order; ``inner_s`` (tests) overrides the workers' own deadline."""
@@ -461,7 +465,7 @@ _POOLS_LOCK = threading.Lock()
 
 def _pool(n: int) -> _Pool:
     with _POOLS_LOCK:
-        if n not in _POOLS:
+        if n not in _POOLS or _POOLS[n].pid != os.getpid():
             _POOLS[n] = _Pool(n)
         return _POOLS[n]
 
