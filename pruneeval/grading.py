@@ -117,7 +117,7 @@ def _phrase_answer(text: str, parts: int = 1) -> tuple[str | None, bool]:
     if m is None:
         return None, False
     rest = text[m.end():m.end() + 400]
-    rest = rest.lstrip() if m.group(0).strip().startswith("**") else rest  # "**Final Answer**\n\n18"
+    rest = rest if rest.split("\n", 1)[0].strip() else rest.lstrip()  # "**Final Answer**\n\n18"
     line = rest.split("\n", 1)[0].strip()
     math = re.match(rf"{_SPAN}(?:\s*(?:,|\bor\b|\band\b)\s*{_SPAN})*" if parts > 1 else _SPAN, line)
     if math:

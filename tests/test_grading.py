@@ -107,6 +107,8 @@ CASES = [  # (output, gold, benchmark, correct, extracted or reason)
     ("The area is 12. Hmm, wait, if the side is 4 then 4*4 = 16 and", "16", "math", False, "no_answer"),
     ("Therefore, the final answer is $\\frac{\\pi}{3}$.", "\\frac{\\pi}{3}", "math", True, "\\frac{\\pi}{3}"),
     ("Final Answer: The final answer is $12$. I hope it is correct.", "12", "math", True, "12"),
+    ("Therefore, the answer is:\n\n$$12$$", "12", "math", True, "12"),
+    ("**Final Answer**\n\n18", "18", "gsm8k", True, "18"),
     ("\\boxed{\\text{East}}", "\\text{east}", "math", True, "\\text{East}"),
     ("\\boxed{east}", "\\text{east}", "math", True, "east"),
     ("\\boxed{\\text{west}}", "\\text{east}", "math", False, "mismatch"),
