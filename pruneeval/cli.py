@@ -220,6 +220,15 @@ def toy_build(force: bool = typer.Option(False, "--force", help="rebuild even if
     typer.echo(str(build(force=force)))
 
 
+@app.command("lm-eval", add_help_option=False,
+             context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def lm_eval_cmd(ctx: typer.Context):
+    """Run lm-eval's CLI with pruneeval's tasks and hf_len registered (arguments as for lm_eval)."""
+    from .lmeval import run_lm_eval
+
+    return run_lm_eval(ctx.args)
+
+
 @app.command("tasks-path")
 def tasks_path():
     """Print the directory of pruneeval's lm-eval task files (for lm_eval --include_path)."""

@@ -69,27 +69,33 @@ class RecordStore:
 
     def append(self, records: Iterable[SampleRecord]) -> None:
         """Append records in one write, after cutting off a torn last line; fsync'd."""
-        payload = b"".join(json.dumps(asdict(r), ensure_ascii=False).encode() + b"\n" for r in records)
+        payload = b"".join(json.dumps(asdict(r)).encode() + b"\n" for r in records)
         if not payload:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "ab+") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            if size:
-                f.seek(max(0, size - 65536))
-                tail = f.read()
-                if not tail.endswith(b"\n"):
-                    cut = tail.rfind(b"\n")
-                    keep = size - len(tail) + cut + 1 if cut >= 0 else (0 if size <= 65536 else None)
-                    if keep is None:  # torn line longer than the window: find its start
-                        f.seek(0)
-                        keep = f.read().rfind(b"\n") + 1
-                    f.truncate(keep)
+            _cut_torn_tail(f)
             f.seek(0, os.SEEK_END)
             f.write(payload)
             f.flush()
             os.fsync(f.fileno())
+
+
+def _cut_torn_tail(f) -> None:
+    """Truncate ``f`` after its last newline (a line torn by a kill is dropped)."""
+    end = pos = f.seek(0, os.SEEK_END)
+    while pos > 0:
+        step = min(1 << 16, pos)
+        pos -= step
+        f.seek(pos)
+        block = f.read(step)
+        if pos + step == end and block.endswith(b"\n"):
+            return
+        cut = block.rfind(b"\n")
+        if cut >= 0:
+            f.truncate(pos + cut + 1)
+            return
+    f.truncate(0)
 
 
 def write_json_atomic(path: str | os.PathLike, obj) -> None:
