@@ -89,3 +89,28 @@ def test_dpo_pairs_shortest_correct_vs_longest():
             rec("b", 0, 10, False), rec("b", 1, 40, False)]
     got = [(c.key, r.key) for c, r in pairs(recs, 2)]
     assert got == [(("a", 1), ("a", 2)), (("a", 3), ("a", 2))]  # b has no correct sample
+
+
+def test_every_registry_entry_resolves():
+    from pruneeval.engines import ENGINES
+    from pruneeval.trainers import METHODS, get_method
+
+    for name in METHODS:
+        assert get_method(name).name == name
+    import importlib
+
+    for name, target in ENGINES.items():
+        module, cls = target.split(":")
+        if name == "vllm" and importlib.util.find_spec("vllm") is None:
+            continue  # optional extra
+        assert hasattr(importlib.import_module(module), cls)
+
+
+def test_importing_pruneeval_starts_nothing_heavy():
+    import subprocess
+    import sys
+
+    code = "import sys, pruneeval, pruneeval.cli, pruneeval.engines, pruneeval.trainers; " \
+           "print(sorted(m for m in ('vllm', 'lm_eval', 'math_verify', 'transformers') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -7,7 +7,11 @@ import importlib
 from .base import Method, TrainConfig, train
 
 METHODS = {
+    "baseline": "pruneeval.trainers.baseline:Baseline",
+    "prompt": "pruneeval.trainers.prompt:Prompt",
     "sft": "pruneeval.trainers.sft:SFT",
+    "dpo": "pruneeval.trainers.dpo:DPO",
+    "o1pruner": "pruneeval.trainers.o1pruner:O1Pruner",
 }
 
 
