@@ -9,6 +9,8 @@ from .base import Completion, Engine, Messages, Sampling
 
 ENGINES = {
     "hf": "pruneeval.engines.hf:HFEngine",
+    "vllm": "pruneeval.engines.vllm:VLLMEngine",
+    "openai": "pruneeval.engines.openai:OpenAIEngine",
 }
 
 
