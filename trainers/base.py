@@ -34,6 +34,7 @@ class TrainConfig:
     grad_accum: int = _f(1, "gradient accumulation steps")
     warmup_ratio: float = _f(0.1, "share of steps spent warming up")
     scheduler: str = _f("cosine", "learning-rate schedule (a transformers scheduler name)")
+    optim: str = _f("adamw_torch", "optimizer (a transformers optim name)")
     weight_decay: float = _f(0.0, "AdamW weight decay")
     max_grad_norm: float = _f(1.0, "gradient clipping norm")
     seed: int = _f(0, "seed for data order and initialisation (LoRA)")
@@ -45,7 +46,8 @@ class TrainConfig:
     logging_steps: int = _f(50, "log the loss every N steps")
     max_steps: int = _f(-1, "stop after N optimizer steps (-1 = run the epochs)")
     deepspeed: str = _f("", "DeepSpeed JSON config path (with accelerate launch); empty = none")
-    group_by_length: bool = _f(False, "batch examples of similar length (less padding)")
+    sort_micro_batches: bool = _f(False, "sort each random optimizer batch by length before cutting it into "
+                                  "micro-batches: less padding, the same batches")
     ref_batch_size: int = _f(8, "batch size for precomputing reference log-probs")
     progress: bool = _f(True, "show transformers' progress bar")
 
@@ -247,6 +249,8 @@ def _trainer_class():
 
         loss_is_scaled_for_ga = False  # the method returns a mean; the Trainer divides by accumulation
 
+        sort_micro_batches = False
+
         def __init__(self, method: Method, **kwargs):
             super().__init__(**kwargs)
             self.method = method
@@ -255,7 +259,41 @@ def _trainer_class():
             loss = self.method.loss(model, inputs)
             return (loss, None) if return_outputs else loss
 
+        def _get_train_sampler(self, *args, **kwargs):
+            if not self.sort_micro_batches:
+                return super()._get_train_sampler(*args, **kwargs)
+            a = self.args
+            return SortedBatchSampler([len(e[_main_ids(e)]) for e in self.train_dataset],
+                                      a.train_batch_size * a.gradient_accumulation_steps * a.world_size, a.seed)
+
     return MethodTrainer
+
+
+def _main_ids(example: dict) -> str:
+    return next(k for k in example if k.endswith("input_ids"))
+
+
+class SortedBatchSampler(torch.utils.data.Sampler):
+    """Uniformly random optimizer batches, each sorted by length so that its micro-batches pad less.
+
+    Every optimizer step sees the batch plain random sampling would give; only its split into
+    micro-batches follows length.  (transformers' group_by_length instead fills whole batches
+    with examples of one length: on the toy world that took greedy accuracy from 99.8% to 74%.)"""
+
+    def __init__(self, lengths: list[int], batch: int, seed: int):
+        self.lengths, self.batch, self.seed, self.epoch = lengths, batch, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed + self.epoch)
+        order = torch.randperm(len(self.lengths), generator=g).tolist()
+        for start in range(0, len(order), self.batch):
+            yield from sorted(order[start:start + self.batch], key=lambda i: -self.lengths[i])
 
 
 def training_arguments(config: TrainConfig, output_dir: Path):
@@ -264,15 +302,14 @@ def training_arguments(config: TrainConfig, output_dir: Path):
 
     fields = TrainingArguments.__dataclass_fields__
     extra = {"warmup_ratio": config.warmup_ratio} if "warmup_ratio" in fields else {"warmup_steps": config.warmup_ratio}
-    if config.group_by_length:  # transformers 5 renamed the switch
-        extra.update({"train_sampling_strategy": "group_by_length"} if "train_sampling_strategy" in fields
-                      else {"group_by_length": True})
+    if config.gradient_checkpointing:  # renamed in transformers 5
+        extra["activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"] = True
     return TrainingArguments(
         output_dir=str(output_dir), learning_rate=config.lr, num_train_epochs=config.epochs,
         max_steps=config.max_steps, per_device_train_batch_size=config.micro_batch_size,
         gradient_accumulation_steps=config.grad_accum, lr_scheduler_type=config.scheduler,
-        weight_decay=config.weight_decay, max_grad_norm=config.max_grad_norm, seed=config.seed,
-        bf16=config.dtype == "bfloat16", gradient_checkpointing=config.gradient_checkpointing,
+        optim=config.optim, weight_decay=config.weight_decay, max_grad_norm=config.max_grad_norm, seed=config.seed,
+        bf16=config.dtype == "bfloat16", dataloader_pin_memory=torch.cuda.is_available(),
         save_strategy="steps", save_steps=config.save_steps, save_total_limit=2,
         logging_steps=config.logging_steps, disable_tqdm=not config.progress, report_to="none",
         remove_unused_columns=False, label_names=["labels"], dataloader_num_workers=0,
@@ -315,6 +352,7 @@ def train(method: Method | str, model_path: str | os.PathLike, records: list, co
     checkpoints = out / "checkpoints"
     trainer = _trainer_class()(method=method, model=model, args=training_arguments(config, checkpoints),
                                train_dataset=examples, data_collator=collate, processing_class=tokenizer)
+    trainer.sort_micro_batches = config.sort_micro_batches
     last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
     trainer.train(resume_from_checkpoint=last)
     return _save_final(trainer, tokenizer, out)

@@ -25,7 +25,7 @@ MAX_RECHECKS = 3
 TEST_BUCKETS = 5  # one question in five (by hash) belongs to the test split
 TEST_SIZE, TRAIN_SIZE = 400, 4000
 TEST_SEED, TRAIN_SEED = 1, 2
-FORMAT_VERSION = 1  # bump when the text format changes: the toy model's cache key includes it
+FORMAT_VERSION = 3  # bump when the text format changes: the toy model's cache key includes it
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def is_test(question: str) -> bool:
     return int(hashlib.sha256(question.encode()).hexdigest(), 16) % TEST_BUCKETS == 0
 
 
-def _step_lines(chain: Chain) -> list[tuple[str, int]]:
+def _steps(chain: Chain) -> list[tuple[str, int]]:
     """(``"a op b ="``, result) per step."""
     totals = chain.totals()
     return [(f"{totals[i]} {op} {x} =", totals[i + 1])
@@ -94,7 +94,7 @@ def plain_solution(chain: Chain) -> str:
 def solution(chain: Chain, rng: random.Random, slip_p: float = SLIP_P, rechecks: int | None = None) -> str:
     """A long-thought solution: steps (with occasional corrected slips), re-checks, boxed answer."""
     lines = []
-    steps = _step_lines(chain)
+    steps = _steps(chain)
     for i, (lhs, value) in enumerate(steps, 1):
         if rng.random() < slip_p:
             wrong = rng.choice([v for v in range(max(0, value - 3), min(MAX_VALUE, value + 3) + 1) if v != value])

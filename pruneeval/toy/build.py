@@ -1,0 +1,174 @@
+"""``pruneeval toy build``: the toy reasoner, a tiny Llama trained locally on the toy world.
+
+The tokenizer is word-level with one token per digit (and a leading-space variant of each), built
+from generated traces with the ``tokenizers`` library; the model is a standard
+``LlamaForCausalLM`` (hidden 128, 3 layers, about 0.5M parameters) trained by the shared trainer
+with the ``sft`` method on freshly generated traces.  The result is a plain Hugging Face model
+dir under ``$PRUNEEVAL_HOME/toy/<config hash>`` (default home ``~/.cache/pruneeval``), written
+atomically: built in a temporary dir, then renamed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import world
+
+HOME_ENV = "PRUNEEVAL_HOME"
+BUILD_VERSION = 1  # bump when the recipe changes in a way ToyConfig does not show
+SPECIALS = ["<pad>", "<unk>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"]
+EOS, PAD, UNK = "<|end|>", "<pad>", "<unk>"
+# One token per digit (with or without a leading space), per word, per punctuation mark, per newline.
+PIECES = r" ?[0-9]| ?[A-Za-z']+| ?[^\sA-Za-z0-9']|\n"
+CHAT_TEMPLATE = (
+    "{% for m in messages %}"
+    "{% if m['role'] == 'system' %}<|system|>{{ m['content'] }}"
+    "{% elif m['role'] == 'user' %}<|user|>{{ m['content'] }}"
+    "{% else %}<|assistant|>{{ m['content'] }}<|end|>{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}")
+
+
+def _f(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class ToyConfig:
+    hidden: int = _f(128, "model width")
+    layers: int = _f(3, "transformer layers")
+    heads: int = _f(4, "attention heads")
+    mlp: int = _f(256, "MLP width")
+    traces: int = _f(32_000, "freshly generated training traces (one pass over them)")
+    batch: int = _f(32, "batch size (per optimizer step)")
+    micro_batch: int = _f(8, "micro-batch size (the batch is sorted by length and cut into these)")
+    lr: float = _f(3e-3, "peak learning rate (AdamW, cosine)")
+    warmup_ratio: float = _f(0.02, "share of steps spent warming up")
+    result_weight: float = _f(3.0, "loss weight of result digits")
+    seed: int = _f(0, "seed of the traces and the initial weights")
+    threads: int = _f(0, "torch CPU threads (0 = the idle cores, at least 1, at most 4)")
+
+    def key(self) -> str:
+        """Cache key: the config, the world's text format and the recipe version."""
+        blob = json.dumps([asdict(self), world.FORMAT_VERSION, BUILD_VERSION], sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def home() -> Path:
+    """pruneeval's home dir: ``$PRUNEEVAL_HOME`` or ``~/.cache/pruneeval``."""
+    return Path(os.environ.get(HOME_ENV) or Path.home() / ".cache" / "pruneeval").expanduser()
+
+
+def model_dir(config: ToyConfig = ToyConfig()) -> Path:
+    return home() / "toy" / config.key()
+
+
+def ensure_toy_model(config: ToyConfig = ToyConfig()) -> Path:
+    """The toy model dir, built the first time it is asked for (a few minutes on a CPU)."""
+    path = model_dir(config)
+    if (path / "config.json").is_file():
+        return path
+    print(f"building the toy reasoner into {path} (first use only, about 4 minutes on 2 CPU cores)",
+          file=sys.stderr)
+    return build(config)
+
+
+def make_tokenizer(prompt_texts: list[str] = ()):
+    """The word-level tokenizer of the toy world, as a ``PreTrainedTokenizerFast`` with its chat template.
+
+    The vocabulary is every piece of a sample of traces (plus ``prompt_texts``, e.g. method
+    suffixes) and all 20 digit tokens, sorted: the same pieces give the same ids."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from ..prompts import FAST_SOLVING_SUFFIX
+
+    split = pre_tokenizers.Split(Regex(PIECES), behavior="isolated")
+    texts = [t for q, s in world.traces(seed=12345, n=2000) for t in (q, s)]
+    texts += [str(d) + " " + str(d) for d in range(10)] + [FAST_SOLVING_SUFFIX, *prompt_texts]
+    pieces = sorted({p for t in texts for p, _ in split.pre_tokenize_str(t)})
+    vocab = {tok: i for i, tok in enumerate(SPECIALS + [p for p in pieces if p not in SPECIALS])}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token=UNK))
+    tok.pre_tokenizer = split
+    tok.decoder = decoders.Fuse()
+    tok.add_special_tokens(SPECIALS)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, pad_token=PAD, unk_token=UNK,
+                                   chat_template=CHAT_TEMPLATE, clean_up_tokenization_spaces=False,
+                                   model_max_length=1024)
+
+
+def make_model(config: ToyConfig, tokenizer):
+    """A randomly initialised tiny ``LlamaForCausalLM`` with tied embeddings."""
+    import torch
+    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(config.seed)
+    cfg = LlamaConfig(vocab_size=len(tokenizer), hidden_size=config.hidden, intermediate_size=config.mlp,
+                      num_hidden_layers=config.layers, num_attention_heads=config.heads,
+                      num_key_value_heads=config.heads, max_position_embeddings=1024,
+                      tie_word_embeddings=True, bos_token_id=None, eos_token_id=tokenizer.eos_token_id,
+                      pad_token_id=tokenizer.pad_token_id)
+    model = LlamaForCausalLM(cfg)
+    model.generation_config = GenerationConfig(eos_token_id=tokenizer.eos_token_id,
+                                               pad_token_id=tokenizer.pad_token_id, do_sample=False)
+    return model
+
+
+def trace_records(config: ToyConfig) -> list:
+    """Training records: one generated trace per problem id, prompted like the toy preset."""
+    from .. import presets
+    from ..prompts import build_messages
+    from ..records import SampleRecord
+
+    preset = presets.resolve("toy")
+    out = []
+    for i, (q, sol) in enumerate(world.traces(config.seed, config.traces)):
+        answer = str(world.parse(q).answer)
+        out.append(SampleRecord(f"trace-{i}", 0, "toy_train", build_messages(q, preset.system_prompt,
+                                preset.user_template), sol, 0, "stop", 0.0, answer, True, None, answer))
+    return out
+
+
+def _idle_cores() -> int:
+    """Cores not busy with other work: oversubscribed torch threads run several times slower."""
+    busy = int(os.getloadavg()[0] + 0.5) if hasattr(os, "getloadavg") else 0
+    return max(1, min(4, (os.cpu_count() or 1) - busy))
+
+
+def build(config: ToyConfig = ToyConfig(), force: bool = False) -> Path:
+    """Build the toy model (tokenizer, random init, SFT on generated traces) into :func:`model_dir`."""
+    import torch
+
+    from ..trainers import TrainConfig, get_method, train
+
+    final = model_dir(config)
+    if (final / "config.json").is_file() and not force:
+        return final
+    torch.set_num_threads(config.threads or _idle_cores())
+    start = time.time()
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".tmp-{final.name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tokenizer = make_tokenizer()
+    make_model(config, tokenizer).save_pretrained(tmp / "init")
+    tokenizer.save_pretrained(tmp / "init")
+    tc = TrainConfig(lr=config.lr, epochs=1.0, micro_batch_size=config.micro_batch,
+                     grad_accum=config.batch // config.micro_batch, warmup_ratio=config.warmup_ratio,
+                     seed=config.seed, max_length=512, save_steps=250, logging_steps=10**9,
+                     sort_micro_batches=True)
+    trained = train(get_method("sft", keep=1, result_weight=config.result_weight), tmp / "init",
+                    trace_records(config), tc, tmp / "train")
+    info = {"config": asdict(config), "key": config.key(), "build_seconds": round(time.time() - start, 1),
+            "torch": torch.__version__}
+    (trained / "toy_build.json").write_text(json.dumps(info, indent=2) + "\n")
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(trained, final)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return final

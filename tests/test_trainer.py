@@ -1,0 +1,241 @@
+"""The shared trainer: set-up modes, prompt masking, sft's selection, batching, resume."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+
+import pytest
+import torch
+
+from pruneeval.records import SampleRecord
+from pruneeval.trainers import METHODS, TrainConfig, get_method, train
+from pruneeval.trainers.base import (IGNORE, Collator, Method, attach_ref_logprobs, encode, sequence_logprobs,
+                                     setup_model)
+from pruneeval.trainers.sft import SFT, shortest_correct
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from pruneeval.toy.build import make_tokenizer
+
+    return make_tokenizer()
+
+
+def tiny_llama(tokenizer, tied: bool = False, layers: int = 3):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=layers,
+                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=256,
+                      tie_word_embeddings=tied, eos_token_id=tokenizer.eos_token_id,
+                      pad_token_id=tokenizer.pad_token_id)
+    return LlamaForCausalLM(cfg)
+
+
+@pytest.fixture()
+def model_dir(tmp_path, tokenizer):
+    path = tmp_path / "init"
+    tiny_llama(tokenizer).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def record(pid: str, idx: int, output: str, correct: bool = True, n_tokens: int | None = None, **kw) -> SampleRecord:
+    return SampleRecord(pid, idx, "toy_train", [{"role": "user", "content": "3 + 4 = ?"}], output,
+                        len(output) if n_tokens is None else n_tokens, kw.pop("finish_reason", "stop"), 0.0,
+                        "7", correct, None, "7", **kw)
+
+
+RECORDS = [record(f"p{i}", j, "Step 1: 3 + 4 = 7" + "\nWait, let me verify: 3 + 4 = 7. Correct." * j
+                  + "\n\\boxed{7}") for i in range(4) for j in range(3)]
+
+FAST = TrainConfig(lr=1e-2, micro_batch_size=4, warmup_ratio=0.0, scheduler="constant", max_steps=1,
+                   save_steps=1000, logging_steps=1000, progress=False)
+
+
+def params(path_or_model) -> dict[str, torch.Tensor]:
+    from transformers import AutoModelForCausalLM
+
+    model = path_or_model if isinstance(path_or_model, torch.nn.Module) \
+        else AutoModelForCausalLM.from_pretrained(path_or_model)
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def changed(before: dict, after: dict) -> set[str]:
+    return {k for k in before if not torch.equal(before[k], after[k])}
+
+
+# ---------------------------------------------------------------- set-up modes
+
+def test_full_updates_every_parameter(model_dir, tmp_path):
+    before = params(model_dir)
+    out = train("sft", model_dir, RECORDS, FAST, tmp_path / "run")
+    assert changed(before, params(out)) == set(before)
+
+
+def test_freeze_updates_only_the_last_layers_and_the_final_norm(model_dir, tmp_path):
+    before = params(model_dir)
+    out = train("sft", model_dir, RECORDS, dataclasses.replace(FAST, finetune="freeze:2"), tmp_path / "run")
+    expected = {k for k in before if k.startswith(("model.layers.1.", "model.layers.2.")) or k == "model.norm.weight"}
+    assert changed(before, params(out)) == expected
+
+
+def test_freeze_keeps_a_tied_head_frozen(tokenizer):
+    model = setup_model(tiny_llama(tokenizer, tied=True), "freeze:1")
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {n for n, _ in model.named_parameters()
+                         if n.startswith("model.layers.2.") or n == "model.norm.weight"}
+
+
+def test_lora_trains_adapters_and_saves_adapter_and_merged_model(model_dir, tmp_path):
+    before = params(model_dir)
+    out = train("sft", model_dir, RECORDS, dataclasses.replace(FAST, finetune="lora:4"), tmp_path / "run")
+    linear = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    assert changed(before, params(out)) == {k for k in before if any(f".{m}." in k for m in linear)}
+    adapter = tmp_path / "run" / "adapter"
+    assert (adapter / "adapter_config.json").is_file() and (adapter / "adapter_model.safetensors").is_file()
+
+
+def test_setup_model_rejects_bad_modes(tokenizer):
+    for mode in ("half", "freeze:x", "freeze:9", "lora:"):
+        with pytest.raises(ValueError):
+            setup_model(tiny_llama(tokenizer), mode)
+
+
+# ---------------------------------------------------------------- examples, masking, loss
+
+def test_encode_masks_the_prompt_and_appends_end_of_turn(tokenizer):
+    messages = [{"role": "user", "content": "3 + 4 = ?"}]
+    prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    n_prompt = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    ex = encode(tokenizer, messages, "\\boxed{7}")
+    assert ex["labels"][:n_prompt] == [IGNORE] * n_prompt
+    assert ex["labels"][n_prompt:] == ex["input_ids"][n_prompt:]
+    assert ex["input_ids"][-1] == tokenizer.eos_token_id
+    assert tokenizer.decode(ex["input_ids"]) == "<|user|>3 + 4 = ?<|assistant|>\\boxed{7}<|end|>"
+    assert encode(tokenizer, messages, "\\boxed{7}", stop=False)["input_ids"][-1] != tokenizer.eos_token_id
+    exact = encode(tokenizer, messages, "ignored", token_ids=[40, 41])  # exact token ids win over the text
+    assert exact["input_ids"][n_prompt:] == [40, 41, tokenizer.eos_token_id]
+
+
+def test_truncated_records_get_no_end_of_turn(tokenizer):
+    sft = SFT()
+    [ex] = sft.build([record("p", 0, "Step 1: 3 + 4", finish_reason="length")], tokenizer, TrainConfig())
+    assert ex["input_ids"][-1] != tokenizer.eos_token_id
+
+
+def test_prompt_tokens_are_out_of_the_loss(tokenizer):
+    model = tiny_llama(tokenizer)
+    examples = SFT().build(RECORDS[:3], tokenizer, TrainConfig())
+    batch = Collator(tokenizer.pad_token_id)(examples)
+    loss = SFT().loss(model, batch)
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    ce = torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1), batch["labels"][:, 1:].flatten(),
+                                           ignore_index=IGNORE)
+    assert torch.allclose(loss, ce, atol=1e-5)
+    # the prompt's tokens carry no gradient: changing them under a causal mask moves nothing
+    logp = sequence_logprobs(model, batch)
+    assert (logp[batch["labels"] == IGNORE] == 0).all() and (logp[batch["labels"] != IGNORE] < 0).all()
+
+
+def test_result_weight_marks_result_digits(tokenizer):
+    [ex] = SFT(result_weight=3.0).build([record("p", 0, "Step 1: 13 + 4 = 17, now 17 - 2\n\\boxed{15}")],
+                                         tokenizer, TrainConfig())
+    hot = [tokenizer.convert_ids_to_tokens(t) for t, w in zip(ex["input_ids"], ex["weights"]) if w == 3.0]
+    assert hot == [" 1", "7", "1", "5"]
+    assert all(w == 0.0 for w, lab in zip(ex["weights"], ex["labels"]) if lab == IGNORE)
+
+
+def test_sft_keeps_the_two_shortest_correct_samples_per_problem(tokenizer):
+    recs = [record("a", 0, "x", n_tokens=30), record("a", 1, "x", n_tokens=10, correct=False),
+            record("a", 2, "x", n_tokens=20), record("a", 3, "x", n_tokens=25), record("a", 4, "x", n_tokens=20),
+            record("b", 0, "x", n_tokens=5, correct=False), record("c", 0, "x", n_tokens=9)]
+    assert [r.key for r in shortest_correct(recs, 2)] == [("a", 2), ("a", 4), ("c", 0)]
+    assert len(SFT().build(recs, tokenizer, TrainConfig())) == 3
+
+
+def test_collator_pads_every_kind_of_field():
+    batch = Collator(pad_token_id=0)([
+        {"input_ids": [5, 6, 7], "labels": [IGNORE, 6, 7], "weights": [0.0, 1.0, 2.0], "reward": 1.5},
+        {"input_ids": [5], "labels": [IGNORE], "weights": [0.0], "reward": -0.5}])
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [5, 0, 0]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert batch["labels"].tolist() == [[IGNORE, 6, 7], [IGNORE, IGNORE, IGNORE]]
+    assert batch["weights"].dtype == torch.float32 and batch["weights"].tolist()[1] == [0.0, 0.0, 0.0]
+    assert batch["reward"].tolist() == [1.5, -0.5]
+
+
+def test_reference_logprobs_are_attached_per_sequence(tokenizer):
+    model = tiny_llama(tokenizer)
+    examples = SFT().build(RECORDS[:3], tokenizer, TrainConfig())
+    pairs = [{"chosen_input_ids": e["input_ids"], "chosen_labels": e["labels"],
+              "rejected_input_ids": e["input_ids"][:-2], "rejected_labels": e["labels"][:-2]} for e in examples]
+    collate = Collator(tokenizer.pad_token_id)
+    attach_ref_logprobs(model, pairs, collate, batch_size=2)
+    batch = collate(pairs)
+    for p in ("chosen_", "rejected_"):
+        assert torch.allclose(batch[p + "ref_logprobs"], sequence_logprobs(model, batch, p).detach(), atol=1e-5)
+
+
+# ---------------------------------------------------------------- the loop
+
+def test_gradient_accumulation_matches_a_big_batch(model_dir, tmp_path):
+    same_length = [r for r in RECORDS if r.sample_idx == 1]  # 4 examples of equal length
+    sgd = dataclasses.replace(FAST, optim="sgd", lr=1.0, max_grad_norm=0.0)  # the update is the gradient
+    big = train("sft", model_dir, same_length, dataclasses.replace(sgd, micro_batch_size=4), tmp_path / "a")
+    acc = train("sft", model_dir, same_length, dataclasses.replace(sgd, micro_batch_size=1, grad_accum=4),
+                tmp_path / "b")
+    assert changed(params(model_dir), params(big))
+    a, b = params(big), params(acc)
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+class Crash(SFT):
+    """sft that dies on its third batch: a run killed mid-way."""
+
+    calls = 0
+
+    def loss(self, model, batch):
+        Crash.calls += 1
+        if Crash.calls == 3:
+            raise KeyboardInterrupt
+        return super().loss(model, batch)
+
+
+def test_a_resumed_run_equals_an_uninterrupted_one(model_dir, tmp_path):
+    cfg = dataclasses.replace(FAST, micro_batch_size=2, max_steps=4, save_steps=2, scheduler="cosine",
+                              warmup_ratio=0.25)
+    whole = train("sft", model_dir, RECORDS, cfg, tmp_path / "whole")
+    with pytest.raises(KeyboardInterrupt):
+        train(Crash(), model_dir, RECORDS, cfg, tmp_path / "killed")
+    assert (tmp_path / "killed" / "checkpoints" / "checkpoint-2").is_dir()
+    resumed = train("sft", model_dir, RECORDS, cfg, tmp_path / "killed")
+    a, b = params(whole), params(resumed)
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    assert not (tmp_path / "killed" / "checkpoints").exists()
+    assert train("sft", model_dir, [], cfg, tmp_path / "killed") == resumed  # complete: skipped
+
+
+def test_output_dir_loads_with_its_tokenizer_and_chat_template(model_dir, tmp_path):
+    from transformers import AutoTokenizer
+
+    out = train("sft", model_dir, RECORDS, FAST, tmp_path / "run")
+    tok = AutoTokenizer.from_pretrained(out)
+    assert tok.apply_chat_template([{"role": "user", "content": "1 + 1 = ?"}], add_generation_prompt=True,
+                                   tokenize=False) == "<|user|>1 + 1 = ?<|assistant|>"
+
+
+def test_train_config_from_preset():
+    from pruneeval import presets
+
+    cfg = TrainConfig.from_preset(presets.resolve("QwQ-32B-Preview"), processes=8)
+    p = presets.resolve("QwQ-32B-Preview")
+    assert cfg.micro_batch_size * cfg.grad_accum * 8 == p.batch_size and cfg.finetune == p.finetune
+
+
+def test_every_registered_method_resolves():
+    for name, target in METHODS.items():
+        module, cls = target.split(":")
+        assert getattr(importlib.import_module(module), cls).name == name
+    assert isinstance(get_method("sft", keep=1), Method)
