@@ -126,3 +126,20 @@ def test_the_toy_reasoner_loads_and_solves_through_its_chat_template(toy_model_d
     right = sum(re.findall(r"\\boxed\{(\d+)\}", t)[-1:] == [p.gold] for t, p in zip(texts, problems))
     assert right >= 0.6 * len(problems)
     assert sum("let me verify" in t for t in texts) >= 0.8 * len(problems)  # it re-checks: room to prune
+
+
+def test_a_killed_builds_dir_is_taken_over(tmp_path):
+    """The next build adopts a dead build's dir, so its trainer resumes from the checkpoints there."""
+    import os
+    import subprocess
+
+    from pruneeval.toy.build import _claim_tmp
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()  # its pid is no longer alive
+    stale = tmp_path / f".tmp-abc-{proc.pid}"
+    (stale / "train" / "checkpoints").mkdir(parents=True)
+    (tmp_path / ".tmp-other-1").mkdir()  # another config's build is left alone
+    claimed = _claim_tmp(tmp_path, "abc")
+    assert claimed == tmp_path / f".tmp-abc-{os.getpid()}" and (claimed / "train" / "checkpoints").is_dir()
+    assert not stale.exists() and (tmp_path / ".tmp-other-1").is_dir()

@@ -239,3 +239,17 @@ def test_every_registered_method_resolves():
         module, cls = target.split(":")
         assert getattr(importlib.import_module(module), cls).name == name
     assert isinstance(get_method("sft", keep=1), Method)
+
+
+def test_sorted_batches_are_random_batches_cut_by_length():
+    from pruneeval.trainers.base import SortedBatchSampler
+
+    lengths = [(i * 37) % 101 for i in range(100)]
+    order = list(SortedBatchSampler(lengths, batch=32, seed=1))
+    assert sorted(order) == list(range(100)) and order == list(SortedBatchSampler(lengths, batch=32, seed=1))
+    g = torch.Generator().manual_seed(1)
+    plain = torch.randperm(100, generator=g).tolist()
+    for start in range(0, 100, 32):
+        chunk = order[start:start + 32]
+        assert set(chunk) == set(plain[start:start + 32])
+        assert [lengths[i] for i in chunk] == sorted((lengths[i] for i in chunk), reverse=True)

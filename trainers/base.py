@@ -333,6 +333,8 @@ def train(method: Method | str, model_path: str | os.PathLike, records: list, co
     if (final / "config.json").is_file():
         return final
     method = get_method(method) if isinstance(method, str) else method
+    checkpoints = out / "checkpoints"
+    args = training_arguments(config, checkpoints)  # first: under DeepSpeed ZeRO-3 the load is then sharded
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     dtype = torch.bfloat16 if config.dtype == "bfloat16" else torch.float32
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
@@ -349,8 +351,7 @@ def train(method: Method | str, model_path: str | os.PathLike, records: list, co
     model = setup_model(model, config.finetune, config.seed)
     if config.gradient_checkpointing and config.finetune != "full":
         model.enable_input_require_grads()
-    checkpoints = out / "checkpoints"
-    trainer = _trainer_class()(method=method, model=model, args=training_arguments(config, checkpoints),
+    trainer = _trainer_class()(method=method, model=model, args=args,
                                train_dataset=examples, data_collator=collate, processing_class=tokenizer)
     trainer.sort_micro_batches = config.sort_micro_batches
     last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None

@@ -141,23 +141,55 @@ def _idle_cores() -> int:
     return max(1, min(4, (os.cpu_count() or 1) - busy))
 
 
-def build(config: ToyConfig = ToyConfig(), force: bool = False) -> Path:
-    """Build the toy model (tokenizer, random init, SFT on generated traces) into :func:`model_dir`."""
-    import torch
+def _claim_tmp(parent: Path, key: str) -> Path:
+    """This process's build dir; a dead build's dir is taken over, so training resumes from its checkpoints."""
+    mine = parent / f".tmp-{key}-{os.getpid()}"
+    for stale in parent.glob(f".tmp-{key}-*"):
+        pid = stale.name.rsplit("-", 1)[1]
+        if pid.isdigit() and stale != mine and not _alive(int(pid)):
+            os.replace(stale, mine)
+            break
+    return mine
 
-    from ..trainers import TrainConfig, get_method, train
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def build(config: ToyConfig = ToyConfig(), force: bool = False) -> Path:
+    """Build the toy model (tokenizer, random init, SFT on generated traces) into :func:`model_dir`.
+
+    Written atomically (a temporary dir, then a rename); a killed build is resumed by the next one."""
+    import torch
 
     final = model_dir(config)
     if (final / "config.json").is_file() and not force:
         return final
-    torch.set_num_threads(config.threads or _idle_cores())
-    start = time.time()
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".tmp-{final.name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(config.threads or _idle_cores())
+    try:
+        return _build(config, final, _claim_tmp(final.parent, final.name))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _build(config: ToyConfig, final: Path, tmp: Path) -> Path:
+    import torch
+
+    from ..trainers import TrainConfig, get_method, train
+
+    start = time.time()
     tokenizer = make_tokenizer()
-    make_model(config, tokenizer).save_pretrained(tmp / "init")
-    tokenizer.save_pretrained(tmp / "init")
+    if not (tmp / "init" / "config.json").is_file():
+        make_model(config, tokenizer).save_pretrained(tmp / "init")
+        tokenizer.save_pretrained(tmp / "init")
     tc = TrainConfig(lr=config.lr, epochs=1.0, micro_batch_size=config.micro_batch,
                      grad_accum=config.batch // config.micro_batch, warmup_ratio=config.warmup_ratio,
                      seed=config.seed, max_length=512, save_steps=250, logging_steps=10**9,
