@@ -203,10 +203,15 @@ class Crash(SFT):
         return super().loss(model, batch)
 
 
-def test_a_resumed_run_equals_an_uninterrupted_one(model_dir, tmp_path):
+@pytest.mark.parametrize("tied", [False, True])
+def test_a_resumed_run_equals_an_uninterrupted_one(tokenizer, tmp_path, tied):
+    model_dir = tmp_path / "init"
+    tiny_llama(tokenizer, tied=tied).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
     cfg = dataclasses.replace(FAST, micro_batch_size=2, max_steps=4, save_steps=2, scheduler="cosine",
                               warmup_ratio=0.25)
     whole = train("sft", model_dir, RECORDS, cfg, tmp_path / "whole")
+    Crash.calls = 0
     with pytest.raises(KeyboardInterrupt):
         train(Crash(), model_dir, RECORDS, cfg, tmp_path / "killed")
     assert (tmp_path / "killed" / "checkpoints" / "checkpoint-2").is_dir()
