@@ -78,7 +78,7 @@ class OpenAIEngine:
         self.max_retries, self.backoff_s, self.max_backoff_s = int(max_retries), float(backoff_s), float(max_backoff_s)
         self.timeout_s = float(timeout_s)
         self.retries = 0  # transient failures retried so far
-        self._lock, self._rng = threading.Lock(), random.Random(0)
+        self._lock, self._rng, self._sleep = threading.Lock(), random.Random(0), time.sleep
         self.served_model = served_model or self._resolve_model(model)
 
     def describe(self) -> dict:
@@ -163,7 +163,7 @@ class OpenAIEngine:
                     self.retries += 1
                     jitter = self._rng.uniform(0.0, 0.25)
                 delay = min(self.max_backoff_s, self.backoff_s * 2 ** attempt) * (1.0 + jitter)
-                time.sleep(max(delay, min(e.retry_after or 0.0, self.max_backoff_s)))
+                self._sleep(max(delay, min(e.retry_after or 0.0, self.max_backoff_s)))
         raise AssertionError("unreachable")
 
     def _request(self, method: str, path: str, body: dict | None) -> dict:
