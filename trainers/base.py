@@ -343,7 +343,7 @@ def train(method: Method | str, model_path: str | os.PathLike, records: list, co
         raise ValueError(f"method {method.name!r} built no training examples from {len(records)} records")
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     collate = Collator(pad)
-    if method.needs_ref_logprobs and "ref_logprobs" not in examples[0]:
+    if method.needs_ref_logprobs and not any(k.endswith("ref_logprobs") for k in examples[0]):
         if torch.cuda.is_available():
             model.to("cuda")
         attach_ref_logprobs(model, examples, collate, config.ref_batch_size)
