@@ -39,9 +39,14 @@ def _engine(engine: str, path: str, batch_size: int, revision: str, trust: bool)
         raise UserError(f"cannot load model {path!r}: {str(e).splitlines()[0]}") from e
 
 
+PRESET = typer.Option(None, "--preset", help="settings (prompt, tasks, max tokens) of this preset for --model "
+                      "(default: the preset --model names, else generic)")
+
+
 @app.command("eval")
 def eval_cmd(
     model: Optional[str] = MODEL,
+    preset_name: Optional[str] = PRESET,
     tasks: Optional[str] = typer.Option(None, "--tasks", "-t", help="comma list, e.g. gsm8k_len,math_len,gaokao_len "
                                         "(default: the preset's)"),
     limit: Optional[int] = typer.Option(None, "--limit", help="first N problems of each task"),
@@ -62,7 +67,7 @@ def eval_cmd(
     from .evaluate import PromptSpec, evaluate_task, parse_tasks
     from .report.summaries import print_summaries
 
-    preset = presets.resolve(model)
+    preset = presets.resolve(model, preset_name)
     task_list = parse_tasks(tasks or preset.eval_tasks)
     sampling = Sampling(n=n, temperature=preset.eval_temperature if temperature is None else temperature,
                         top_p=preset.eval_top_p if top_p is None else top_p,

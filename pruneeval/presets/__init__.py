@@ -78,8 +78,24 @@ def names() -> list[str]:
     return sorted(p.stem for p in HERE.glob("*.yaml"))
 
 
-def resolve(model: str | None) -> Preset:
-    """Preset for ``model``: a preset name (case-insensitive), a preset file, or a hub id / path."""
+def by_name(name: str) -> Preset:
+    """A shipped preset by name (case-insensitive) or a preset YAML file."""
+    for p in HERE.glob("*.yaml"):
+        if p.stem.lower() == name.lower():
+            return from_yaml(p)
+    if name.endswith((".yaml", ".yml")) and Path(name).is_file():
+        return from_yaml(Path(name))
+    raise UserError(f"unknown preset {name!r}; known: {', '.join(names())}")
+
+
+def resolve(model: str | None, preset: str | None = None) -> Preset:
+    """Preset for ``model``: a preset name (case-insensitive), a preset file, or a hub id / path.
+
+    With ``preset``, that preset's settings are used with ``model`` as the weights (for example a
+    checkpoint fine-tuned from the toy reasoner, evaluated with the toy prompt and tasks)."""
+    if preset:
+        base = by_name(preset)
+        return base.override(model=model) if model else base
     model = model or "toy"
     for p in HERE.glob("*.yaml"):
         preset = from_yaml(p)
