@@ -39,3 +39,11 @@ def tiny_model(tmp_path_factory) -> Path:
     model.save_pretrained(out)
     tok.save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def toy_model_dir() -> Path:
+    """The built toy reasoner (built on first use, about 4 minutes; then reused from $PRUNEEVAL_HOME)."""
+    from pruneeval.toy.build import ensure_toy_model
+
+    return ensure_toy_model()

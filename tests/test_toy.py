@@ -13,12 +13,6 @@ from pruneeval.toy import world
 from pruneeval.toy.build import ToyConfig, build, ensure_toy_model, make_tokenizer, model_dir
 
 
-@pytest.fixture(scope="session")
-def toy_model_dir():
-    """The built toy reasoner (built on first use, about 4 minutes; then reused from $PRUNEEVAL_HOME)."""
-    return ensure_toy_model()
-
-
 # ---------------------------------------------------------------- the world
 
 def test_generator_is_deterministic():
