@@ -47,7 +47,9 @@ class VLLMEngine:
         """``batch_size`` is only the chunk size callers use (vLLM schedules every prompt of a call
         itself).  On a CPU, ``kv_cache_gib`` sets $VLLM_CPU_KVCACHE_SPACE unless it is set, eager
         mode is the default (no start-up compilation) and $VLLM_HOST_IP defaults to 127.0.0.1.
+        vLLM logs warnings only unless $VLLM_LOGGING_LEVEL says otherwise.
         ``device`` is accepted for the common engine signature and ignored: vLLM picks its platform."""
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # vLLM's INFO lines would bury our progress
         from transformers import AutoTokenizer
         from vllm.platforms import current_platform
 
