@@ -140,9 +140,10 @@ def train_cmd(
     m = get_method(method, **method_options(method, tuple(opt), p, seed, strict=True))
     if not getattr(m, "trains", True):
         raise UserError(f"method {method!r} does not train; use `pruneeval run --method {method}`")
-    records, _ = load_presample(presample_dir)
+    records = load_presample(presample_dir)
     out = out or Path("runs") / f"train-{p.name}-{method}"
-    typer.echo(str(train(m, presets.model_path(p), records, TrainConfig.from_preset(p, seed=seed), out)))
+    cfg = TrainConfig.from_preset(p, seed=seed, progress=sys.stderr.isatty())
+    typer.echo(str(train(m, presets.model_path(p), records, cfg, out)))
 
 
 @app.command("run")

@@ -50,12 +50,11 @@ def presample(engine: Engine, out_dir: Path, prompt: PromptSpec, *, benchmark: s
     return summary
 
 
-def load_presample(path: Path) -> tuple[list[SampleRecord], dict[str, dict]]:
-    """Records and reference statistics of a finished presample directory."""
+def load_presample(path: Path) -> list[SampleRecord]:
+    """The records of a finished presample directory (methods derive L_ref / A_ref from them)."""
     from .errors import UserError
 
     store = RecordStore(Path(path) / "samples.jsonl")
     if not store.path.is_file() or not (Path(path) / "stats.json").is_file():
         raise UserError(f"{path}: not a finished presample directory (samples.jsonl and stats.json expected)")
-    records = store.load()
-    return records, reference_stats(records)
+    return store.load()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -130,12 +131,12 @@ def run(preset: presets.Preset, cfg: RunConfig) -> dict:
     gc.collect()
     trained = [m for m in methods if getattr(m, "trains", True)]
     if trained:
-        records, _ = load_presample(cfg.out / "presample")
+        records = load_presample(cfg.out / "presample")
     for m in trained:
         console.rule(f"train {m.name}")
         method = get_method(m.name, **method_options(m.name, cfg.method_options, preset, cfg.seed))
-        model_dir = train(method, ref_path, records, TrainConfig.from_preset(preset, seed=cfg.seed),
-                          cfg.out / "train" / m.name)
+        train_cfg = TrainConfig.from_preset(preset, seed=cfg.seed, progress=sys.stderr.isatty())
+        model_dir = train(method, ref_path, records, train_cfg, cfg.out / "train" / m.name)
         console.rule(f"evaluate {m.name}")
         engine = _engine(cfg, str(model_dir), preset)
         results[m.name] = _evaluate(engine, cfg, preset, m.name)

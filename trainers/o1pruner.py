@@ -17,6 +17,8 @@ from statistics import fmean, pstdev
 
 import torch
 
+from pruneeval.presample import reference_stats
+
 from .base import Method, TrainConfig, encode_records, response_mask, sequence_logprobs
 
 
@@ -43,12 +45,9 @@ def reward(length: int, correct: bool, l_ref: float, a_ref: float, lam: float) -
 
 def rewards(records: list, cfg: O1PrunerConfig) -> list[float]:
     """Clipped (and z-scored) rewards of ``records``, with reference stats over each problem's samples."""
-    by_problem = defaultdict(list)
-    for r in records:
-        by_problem[r.problem_id].append(r)
-    stats = {pid: (fmean(r.n_tokens for r in rs), fmean(float(r.correct) for r in rs)) for pid, rs in by_problem.items()}
-    raw = [min(max(reward(r.n_tokens, r.correct, *stats[r.problem_id], cfg.lam), cfg.clip_low), cfg.clip_high)
-           for r in records]
+    stats = reference_stats(records)
+    raw = [min(max(reward(r.n_tokens, r.correct, stats[r.problem_id]["L_ref"], stats[r.problem_id]["A_ref"],
+                          cfg.lam), cfg.clip_low), cfg.clip_high) for r in records]
     if cfg.normalize == "zscore":
         mu, sd = fmean(raw), pstdev(raw)
         return [(x - mu) / (sd + 1e-8) for x in raw]
