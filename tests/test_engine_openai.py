@@ -165,17 +165,11 @@ needs_vllm = pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason
 
 
 @pytest.fixture(scope="module")
-def toy() -> Path:
-    from pruneeval.toy.build import ensure_toy_model
-
-    return ensure_toy_model()
-
-
-@pytest.fixture(scope="module")
-def server(toy, tmp_path_factory):
+def server(toy_model_dir, tmp_path_factory):
     from vllm_server import vllm_server
 
-    with vllm_server(toy, tmp_path_factory.mktemp("vllm-serve") / "serve.log", "--max-model-len", "1024") as url:
+    log = tmp_path_factory.mktemp("vllm-serve") / "serve.log"
+    with vllm_server(toy_model_dir, log, "--max-model-len", "1024") as url:
         yield url
 
 
@@ -190,16 +184,16 @@ def _prompts(n: int, benchmark: str = "toy"):
 
 @needs_vllm
 @pytest.mark.slow
-def test_greedy_hf_vllm_and_openai_agree(toy, server):
+def test_greedy_hf_vllm_and_openai_agree(toy_model_dir, server):
     from vllm_server import NUMERIC_TIE, agreement
 
     prompts, s = _prompts(12), Sampling(max_tokens=96)
-    hf = make_engine("hf", str(toy), batch_size=12)
-    api = make_engine("openai", str(toy), base_url=server)
+    hf = make_engine("hf", str(toy_model_dir), batch_size=12)
+    api = make_engine("openai", str(toy_model_dir), base_url=server)
     t0 = time.perf_counter()
     via_api = api.generate(prompts, s)
     wall = time.perf_counter() - t0
-    offline = make_engine("vllm", str(toy), kv_cache_gib=1)
+    offline = make_engine("vllm", str(toy_model_dir), kv_cache_gib=1)
     try:
         via_vllm = offline.generate(prompts, s)
     finally:
@@ -223,11 +217,11 @@ def test_greedy_hf_vllm_and_openai_agree(toy, server):
 
 @needs_vllm
 @pytest.mark.slow
-def test_eval_task_through_the_server(toy, server, tmp_path):
+def test_eval_task_through_the_server(toy_model_dir, server, tmp_path):
     from pruneeval.evaluate import PromptSpec, evaluate_task
     from pruneeval.records import RecordStore
 
-    e = make_engine("openai", str(toy), base_url=server, concurrency=4)
+    e = make_engine("openai", str(toy_model_dir), base_url=server, concurrency=4)
     summary = evaluate_task(e, "toy_len", tmp_path, PromptSpec("", "{question}"), Sampling(max_tokens=256),
                             limit=8, model_name="toy", grade_workers=1)
     records = RecordStore(tmp_path / "toy_len" / "samples.jsonl").load()
@@ -237,15 +231,15 @@ def test_eval_task_through_the_server(toy, server, tmp_path):
 
 @needs_vllm
 @pytest.mark.slow
-def test_n_samples_per_request_and_usage_counts_agree(toy, server):
+def test_n_samples_per_request_and_usage_counts_agree(toy_model_dir, server):
     prompts = _prompts(3, "toy_train")
     s = Sampling(n=4, temperature=0.7, max_tokens=96, seed=5)
-    ids = make_engine("openai", str(toy), base_url=server)
+    ids = make_engine("openai", str(toy_model_dir), base_url=server)
     a, b = ids.generate(prompts, s), ids.generate(prompts, s)
     assert [len(r) for r in a] == [4, 4, 4]
     assert [[c.token_ids for c in r] for r in a] == [[c.token_ids for c in r] for r in b]  # seeded
     assert all(len({c.token_ids for c in r}) > 1 for r in a)
     # count=usage: one request per sample with seed + j, which is how vLLM seeds the n children
-    usage = make_engine("openai", str(toy), base_url=server, count="usage").generate(prompts, s)
+    usage = make_engine("openai", str(toy_model_dir), base_url=server, count="usage").generate(prompts, s)
     assert [[c.n_tokens for c in r] for r in usage] == [[c.n_tokens for c in r] for r in a]
     assert [[c.text for c in r] for r in usage] == [[c.text for c in r] for r in a]

@@ -32,22 +32,15 @@ BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
-def toy() -> Path:
-    from pruneeval.toy.build import ensure_toy_model
-
-    return ensure_toy_model()
-
-
-@pytest.fixture(scope="module")
-def engine(toy):
-    e = make_engine("vllm", str(toy), batch_size=64, kv_cache_gib=1)
+def engine(toy_model_dir):
+    e = make_engine("vllm", str(toy_model_dir), batch_size=64, kv_cache_gib=1)
     yield e
     e.close()
 
 
 @pytest.fixture(scope="module")
-def hf(toy):
-    return make_engine("hf", str(toy), batch_size=16)
+def hf(toy_model_dir):
+    return make_engine("hf", str(toy_model_dir), batch_size=16)
 
 
 def toy_prompts(n: int, benchmark: str = "toy") -> list[list[dict]]:
@@ -126,9 +119,9 @@ def _lm_eval(model: str, model_args: str, out: Path, *extra: str) -> dict:
     return {"results": results["results"]["toy_len"], "rows": rows}
 
 
-def test_lm_eval_vllm_len_and_stock_vllm(toy, engine, tmp_path):
-    ours = _lm_eval("vllm_len", f"pretrained={toy},kv_cache_gib=1", tmp_path / "ours", "--batch_size", "auto")
-    stock = _lm_eval("vllm", f"pretrained={toy},dtype=float32,enforce_eager=True", tmp_path / "stock",
+def test_lm_eval_vllm_len_and_stock_vllm(toy_model_dir, engine, tmp_path):
+    ours = _lm_eval("vllm_len", f"pretrained={toy_model_dir},kv_cache_gib=1", tmp_path / "ours", "--batch_size", "auto")
+    stock = _lm_eval("vllm", f"pretrained={toy_model_dir},dtype=float32,enforce_eager=True", tmp_path / "stock",
                      "--apply_chat_template")
     assert ours["results"]["gen_tokens_retokenized,none"] == 0 and "latency_s,none" in ours["results"]
     assert stock["results"]["gen_tokens_retokenized,none"] == 1 and "latency_s,none" not in stock["results"]

@@ -26,7 +26,7 @@ STEPS = 8
 LOSS_TOL = 1e-4  # absolute, per logged step (losses are about 0.03-0.3)
 WEIGHT_TOL = 1e-4  # absolute, per parameter after STEPS AdamW steps at lr 1e-3
 
-SCRIPT = '''"""Train the toy reasoner with sft for a few steps; write the Trainer's log history to OUT/log_history.json."""
+SCRIPT = '''"""Train the toy reasoner with sft for a few steps; the log history goes to OUT/log_history.json."""
 import json
 import sys
 from pathlib import Path
@@ -94,13 +94,6 @@ def test_shipped_accelerate_configs_load():
     assert all(zero3[k] == "auto" for k in auto) and zero3["bf16"]["enabled"] == "auto"
 
 
-@pytest.fixture(scope="module")
-def toy() -> Path:
-    from pruneeval.toy.build import ensure_toy_model
-
-    return ensure_toy_model()
-
-
 def _run(cmd: list, out: Path) -> dict:
     from vllm_server import free_port  # a free port for the process group's rendezvous
 
@@ -111,7 +104,7 @@ def _run(cmd: list, out: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_two_processes_train_like_one(toy, tmp_path):
+def test_two_processes_train_like_one(toy_model_dir, tmp_path):
     import torch
     from safetensors.torch import load_file
 
@@ -119,10 +112,10 @@ def test_two_processes_train_like_one(toy, tmp_path):
 
     script = tmp_path / "train_toy.py"
     script.write_text(SCRIPT)
-    one = _run([sys.executable, script, toy, tmp_path / "one", 4, 2, STEPS], tmp_path / "one")
-    two = _run([sys.executable, "-m", "accelerate.commands.launch", "--config_file", CONFIGS / "ddp.yaml",
-                "--num_processes", 2, "--main_process_port", free_port(), script, toy, tmp_path / "two", 4, 1, STEPS],
-               tmp_path / "two")
+    one = _run([sys.executable, script, toy_model_dir, tmp_path / "one", 4, 2, STEPS], tmp_path / "one")
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", CONFIGS / "ddp.yaml",
+              "--num_processes", 2, "--main_process_port", free_port()]
+    two = _run([*launch, script, toy_model_dir, tmp_path / "two", 4, 1, STEPS], tmp_path / "two")
     assert (one["world_size"], two["world_size"]) == (1, 2)
     a = [h["loss"] for h in one["log_history"] if "loss" in h]
     b = [h["loss"] for h in two["log_history"] if "loss" in h]
@@ -132,7 +125,7 @@ def test_two_processes_train_like_one(toy, tmp_path):
     assert max(a) - min(a) > 100 * LOSS_TOL  # the curve moves: agreement is not trivial
     wa = load_file(tmp_path / "one" / "model" / "model.safetensors")
     wb = load_file(tmp_path / "two" / "model" / "model.safetensors")
-    w0 = load_file(Path(toy) / "model.safetensors")
+    w0 = load_file(Path(toy_model_dir) / "model.safetensors")
     assert wa.keys() == wb.keys()
     apart = max((wa[k] - wb[k]).abs().max().item() for k in wa)
     moved = max((wa[k] - w0[k]).abs().max().item() for k in wa)
