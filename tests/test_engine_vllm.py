@@ -104,6 +104,22 @@ def test_presample_sends_one_request_with_n_per_problem(engine, tmp_path, monkey
     assert all(len({c.token_ids for c in r}) > 1 for r in a)  # the n samples of a prompt differ
 
 
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="tensor parallelism over 2 workers needs 2 cores")
+def test_tensor_parallel_2_gives_the_same_greedy_tokens(engine, toy_model_dir, monkeypatch):
+    """Two tensor-parallel workers (on CPUs: one core each, bound by hand, none held back)."""
+    monkeypatch.setenv("VLLM_CPU_OMP_THREADS_BIND", "0|1")
+    monkeypatch.setenv("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
+    prompts, s = toy_prompts(16), Sampling(max_tokens=MAX)
+    tp = make_engine("vllm", str(toy_model_dir), tensor_parallel_size=2, kv_cache_gib=1)
+    try:
+        assert tp.describe()["tensor_parallel_size"] == 2
+        split = tp.generate(prompts, s)
+    finally:
+        tp.close()
+    assert [(c.token_ids, c.finish_reason) for (c,) in split] == \
+        [(c.token_ids, c.finish_reason) for (c,) in engine.generate(prompts, s)]
+
 # ---------------------------------------------------------------- lm-eval: vllm_len and stock vllm
 
 def _lm_eval(model: str, model_args: str, out: Path, *extra: str) -> dict:
