@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -21,7 +22,11 @@ STATE = {"debug": False}
 MODEL = typer.Option(None, "--model", "-m", help="preset name, hub id or local model dir (default: the toy reasoner)")
 DATA_DIR = typer.Option(None, "--data-dir", help="local benchmark dir laid out like shared/data "
                         "(default: $PRUNEEVAL_DATA_DIR, else the Hugging Face hub)")
-ENGINE = typer.Option("hf", "--engine", help="generation engine: hf")
+ENGINE = typer.Option("hf", "--engine", help="generation engine: hf | vllm | openai")
+BASE_URL = typer.Option(None, "--base-url", help="--engine openai: the server, e.g. http://127.0.0.1:8000/v1 "
+                        "(default $OPENAI_BASE_URL; key from $OPENAI_API_KEY)")
+TP = typer.Option(None, "--tensor-parallel-size", help="--engine vllm: GPUs per model")
+CONCURRENCY = typer.Option(None, "--concurrency", help="--engine openai: requests in flight (default 16)")
 TRUST = typer.Option(False, "--trust-remote-code", help="allow code from the model repository to run")
 
 
@@ -30,11 +35,24 @@ def _root(debug: bool = typer.Option(False, "--debug", help="show tracebacks of 
     STATE["debug"] = debug
 
 
-def _engine(engine: str, path: str, batch_size: int, revision: str, trust: bool):
+def engine_options(engine: str, base_url: str | None = None, tensor_parallel_size: int | None = None,
+                   concurrency: int | None = None) -> dict:
+    """The engine-specific options given on the command line; one that ``engine`` does not take is an error."""
+    given = {"base_url": base_url, "tensor_parallel_size": tensor_parallel_size, "concurrency": concurrency}
+    takes = {"vllm": {"tensor_parallel_size"}, "openai": {"base_url", "concurrency"}}.get(engine, set())
+    flag = {"base_url": "--base-url", "tensor_parallel_size": "--tensor-parallel-size", "concurrency": "--concurrency"}
+    wrong = [flag[k] for k, v in given.items() if v is not None and k not in takes]
+    if wrong:
+        raise UserError(f"{', '.join(wrong)}: not an option of --engine {engine}")
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def _engine(engine: str, path: str, batch_size: int, revision: str, trust: bool, **options):
     from .engines import make_engine
 
     try:
-        return make_engine(engine, path, batch_size=batch_size, revision=revision or None, trust_remote_code=trust)
+        return make_engine(engine, path, batch_size=batch_size, revision=revision or None, trust_remote_code=trust,
+                           **options)
     except (OSError, ValueError) as e:
         raise UserError(f"cannot load model {path!r}: {str(e).splitlines()[0]}") from e
 
@@ -60,6 +78,9 @@ def eval_cmd(
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="max generated tokens (default: the preset's)"),
     seed: int = typer.Option(0, "--seed"),
     trust_remote_code: bool = TRUST,
+    base_url: Optional[str] = BASE_URL,
+    tensor_parallel_size: Optional[int] = TP,
+    concurrency: Optional[int] = CONCURRENCY,
 ):
     """Evaluate a model: accuracy, exact generated tokens and wall time per task."""
     from . import presets
@@ -73,7 +94,7 @@ def eval_cmd(
                         top_p=preset.eval_top_p if top_p is None else top_p,
                         max_tokens=max_tokens or preset.max_tokens, seed=seed)
     eng = _engine(engine, presets.model_path(preset), batch_size or preset.batch_gen, preset.revision,
-                  trust_remote_code)
+                  trust_remote_code, **engine_options(engine, base_url, tensor_parallel_size, concurrency))
     out = out or Path("runs") / f"eval-{preset.name}"
     prompt = PromptSpec(preset.system_prompt, preset.user_template)
     summaries = {t: evaluate_task(eng, t, out, prompt, sampling, limit=limit, data_dir=data_dir,
@@ -96,6 +117,9 @@ def presample_cmd(
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="prompts per generation batch"),
     seed: int = typer.Option(0, "--seed"),
     trust_remote_code: bool = TRUST,
+    base_url: Optional[str] = BASE_URL,
+    tensor_parallel_size: Optional[int] = TP,
+    concurrency: Optional[int] = CONCURRENCY,
 ):
     """K samples per training problem from the reference model, graded, with L_ref and A_ref."""
     from . import presets
@@ -106,7 +130,8 @@ def presample_cmd(
     p = presets.resolve(model).override(presample_benchmark=benchmark, k=k, presample_limit=limit,
                                         presample_temperature=temperature, presample_top_p=top_p,
                                         max_tokens=max_tokens, batch_gen=batch_size)
-    eng = _engine(engine, presets.model_path(p), p.batch_gen, p.revision, trust_remote_code)
+    eng = _engine(engine, presets.model_path(p), p.batch_gen, p.revision, trust_remote_code,
+                  **engine_options(engine, base_url, tensor_parallel_size, concurrency))
     out = out or Path("runs") / f"presample-{p.name}"
     s = presample(eng, out, PromptSpec(p.system_prompt, p.user_template), benchmark=p.presample_benchmark, k=p.k,
                   temperature=p.presample_temperature, top_p=p.presample_top_p, max_tokens=p.max_tokens,
@@ -142,7 +167,8 @@ def train_cmd(
         raise UserError(f"method {method!r} does not train; use `pruneeval run --method {method}`")
     records = load_presample(presample_dir)
     out = out or Path("runs") / f"train-{p.name}-{method}"
-    cfg = TrainConfig.from_preset(p, seed=seed, progress=sys.stderr.isatty())
+    processes = int(os.environ.get("WORLD_SIZE", "1"))  # under accelerate launch: the preset's effective batch
+    cfg = TrainConfig.from_preset(p, processes, seed=seed, progress=sys.stderr.isatty())
     typer.echo(str(train(m, presets.model_path(p), records, cfg, out)))
 
 
@@ -165,6 +191,9 @@ def run_cmd(
     engine: str = ENGINE,
     seed: int = typer.Option(0, "--seed"),
     trust_remote_code: bool = TRUST,
+    base_url: Optional[str] = BASE_URL,
+    tensor_parallel_size: Optional[int] = TP,
+    concurrency: Optional[int] = CONCURRENCY,
 ):
     """The whole pipeline: presample, train each method, evaluate all, leaderboard."""
     from . import presets
@@ -176,7 +205,8 @@ def run_cmd(
     methods = tuple(dict.fromkeys(m.strip() for m in method.split(",") if m.strip()))
     cfg = RunConfig(methods=methods, tasks=tuple(parse_tasks(tasks or p.eval_tasks)),
                     out=out or Path("runs") / p.name, eval_limit=limit, data_dir=str(data_dir) if data_dir else None,
-                    engine=engine, seed=seed, method_options=tuple(opt), trust_remote_code=trust_remote_code)
+                    engine=engine, seed=seed, method_options=tuple(opt), trust_remote_code=trust_remote_code,
+                    engine_options=tuple(engine_options(engine, base_url, tensor_parallel_size, concurrency).items()))
     run(p, cfg)
 
 

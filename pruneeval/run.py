@@ -40,6 +40,7 @@ class RunConfig:
     seed: int = 0
     method_options: tuple[str, ...] = ()  # "key=value" for the methods' Config fields
     trust_remote_code: bool = False
+    engine_options: tuple[tuple[str, object], ...] = ()  # engine-specific: base_url, tensor_parallel_size, ...
 
 
 def option_fields(method_name: str) -> dict[str, dataclasses.Field]:
@@ -100,7 +101,15 @@ def _evaluate(engine, cfg: RunConfig, preset, method: str, suffix: str = "") -> 
 
 def _engine(cfg: RunConfig, path: str, preset):
     return make_engine(cfg.engine, path, batch_size=preset.batch_gen, revision=preset.revision or None,
-                       trust_remote_code=cfg.trust_remote_code)
+                       trust_remote_code=cfg.trust_remote_code, **dict(cfg.engine_options))
+
+
+def _release(engine) -> None:
+    """Free an engine's processes and accelerator memory now (vLLM), before training or the next model."""
+    close = getattr(engine, "close", None)
+    if close is not None:
+        close()
+    gc.collect()
 
 
 def run(preset: presets.Preset, cfg: RunConfig) -> dict:
@@ -127,8 +136,8 @@ def run(preset: presets.Preset, cfg: RunConfig) -> dict:
         if not getattr(m, "trains", True) and m.name != "baseline":
             console.rule(f"evaluate {m.name}")
             results[m.name] = _evaluate(engine, cfg, preset, m.name, m.suffix)
+    _release(engine)
     del engine
-    gc.collect()
     trained = [m for m in methods if getattr(m, "trains", True)]
     if trained:
         records = load_presample(cfg.out / "presample")
@@ -140,8 +149,8 @@ def run(preset: presets.Preset, cfg: RunConfig) -> dict:
         console.rule(f"evaluate {m.name}")
         engine = _engine(cfg, str(model_dir), preset)
         results[m.name] = _evaluate(engine, cfg, preset, m.name)
+        _release(engine)
         del engine
-        gc.collect()
     console.rule("report")
     from .report import write_report
 
