@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import UserError
+from .records import iter_jsonl
 
 
 @dataclass(frozen=True)
@@ -97,18 +98,7 @@ def load(name: str, data_dir: str | os.PathLike | None = None, limit: int | None
 def _read_local(path: Path) -> Iterator[tuple[str, dict]]:
     if not path.is_file():
         raise UserError(f"{path}: benchmark file not found (is the data dir laid out like shared/data?)")
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            where = f"{path}:{lineno}"
-            if not raw.strip():
-                continue
-            try:
-                row = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                raise UserError(f"{where}: malformed JSON line ({e.__class__.__name__}: {e})") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{where}: expected a JSON object, got {type(row).__name__}")
-            yield where, row
+    yield from iter_jsonl(path)
 
 
 def _read_hub(b: Benchmark) -> Iterator[tuple[str, dict]]:

@@ -22,6 +22,7 @@ from functools import lru_cache
 from itertools import accumulate
 
 from .errors import UserError
+from .records import iter_jsonl
 
 FAMILIES = ("gsm8k", "math", "gaokao", "toy")
 TAIL_CHARS = 8000  # only the end of the answer section is searched for the final answer
@@ -377,24 +378,12 @@ def grade_many(items: Sequence[tuple[str, str, str]], workers: int | None = None
 
 def _read_jsonl(path) -> list[dict]:
     rows = []
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            where = f"{path}:{lineno}"
-            if not raw.strip():
-                continue
-            try:
-                row = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                raise UserError(f"{where}: invalid UTF-8") from None
-            except json.JSONDecodeError as e:
-                raise UserError(f"{where}: malformed JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{where}: expected a JSON object, got {type(row).__name__}")
-            for key in ("output", "gold"):
-                if not isinstance(row.get(key), str):
-                    raise UserError(f"{where}: " + (f"field {key!r} is not a string" if key in row
-                                                    else f"missing field {key!r}"))
-            rows.append(row)
+    for where, row in iter_jsonl(path):
+        for key in ("output", "gold"):
+            if not isinstance(row.get(key), str):
+                raise UserError(f"{where}: " + (f"field {key!r} is not a string" if key in row
+                                                else f"missing field {key!r}"))
+        rows.append(row)
     return rows
 
 

@@ -9,7 +9,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from .errors import UserError
 
@@ -79,6 +79,25 @@ class RecordStore:
             f.write(payload)
             f.flush()
             os.fsync(f.fileno())
+
+
+def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[str, dict]]:
+    """``("FILE:LINE", object)`` for each non-blank line of a JSONL file; a bad line is a UserError
+    naming FILE:LINE (invalid UTF-8, malformed JSON, not an object)."""
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            where = f"{path}:{lineno}"
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise UserError(f"{where}: invalid UTF-8") from None
+            except json.JSONDecodeError as e:
+                raise UserError(f"{where}: malformed JSON ({e.msg})") from None
+            if not isinstance(row, dict):
+                raise UserError(f"{where}: expected a JSON object, got {type(row).__name__}")
+            yield where, row
 
 
 def _cut_torn_tail(f) -> None:

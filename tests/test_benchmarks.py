@@ -61,7 +61,7 @@ def _write(tmp_path, rel, lines):
     ([b'{"question": "q", "answer": "a #### 1"}\n', b'{"question": "q2", "answer"\n'], "test.jsonl:2: malformed JSON"),
     ([b'{"question": "q", "answer": "no final"}\n'], "test.jsonl:1: field 'answer' has no '####'"),
     ([b'{"answer": "#### 1"}\n'], "test.jsonl:1: missing or empty field 'question'"),
-    ([b'{"question": "\xff\xfe", "answer": "#### 1"}\n'], "test.jsonl:1: malformed JSON"),
+    ([b'{"question": "\xff\xfe", "answer": "#### 1"}\n'], "test.jsonl:1: invalid UTF-8"),
     ([b'[1, 2]\n'], "test.jsonl:1: expected a JSON object"),
 ])
 def test_bad_data_file_names_file_and_line(tmp_path, lines, message):
