@@ -25,6 +25,7 @@ from .errors import UserError
 from .records import iter_jsonl
 
 FAMILIES = ("gsm8k", "math", "gaokao", "toy")
+NUMERIC_FAMILIES = ("gsm8k", "toy")  # integer gold answers, compared as numbers first
 TAIL_CHARS = 8000  # only the end of the answer section is searched for the final answer
 MAX_ANSWER = 1000  # longer (or deeper than MAX_DEPTH) extracted answers are not parsed: "parse_error"
 MAX_DEPTH = 40
@@ -264,7 +265,7 @@ def _judge(pred: str | None, gold: str, fam: str, choice: str | None) -> Grade:
     if choice is not None or _norm(pred) == _norm(gold):
         ok = choice is None or pred == choice
         return Grade(ok, pred, None if ok else "mismatch")
-    if fam in ("gsm8k", "toy"):
+    if fam in NUMERIC_FAMILIES:
         a, b = _number(pred), _number(gold)
         if a is not None and b is not None:
             return Grade(a == b, pred, None if a == b else "mismatch")
@@ -363,11 +364,16 @@ def grade_many(items: Sequence[tuple[str, str, str]], workers: int | None = None
     """Grade ``(output, gold, benchmark)`` triples, in order, each within about ``timeout_s``.
 
     ``workers`` spawned processes (default: CPU count, at most 8; kept for later calls) grade
-    chunks of items; ``workers`` 0 or 1 grades here when called from the main thread.  Nothing is
-    started for an empty batch.  A script calling this needs the ``if __name__ == "__main__":`` guard."""
+    chunks of items; ``workers`` 0 or 1 grades here when called from the main thread.  By default
+    a batch of numeric-answer families (GSM8K, toy) is also graded here: its answers compare as
+    numbers, math-verify is only a fallback under the same deadline, and spawning workers would
+    cost more than the grading.  Nothing is started for an empty batch.  A script calling this
+    needs the ``if __name__ == "__main__":`` guard."""
     items = [(o, g, family(b)) for o, g, b in items]
     if not items:
         return []
+    if workers is None and all(f in NUMERIC_FAMILIES for _, _, f in items) and _main_thread():
+        workers = 0
     if workers is not None and workers <= 1 and _main_thread():
         return [_grade_here(o, g, f, timeout_s) for o, g, f in items]
     n = max(1, workers or min(os.cpu_count() or 1, 8))
