@@ -13,43 +13,41 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 import torch
 
+from pruneeval.options import option
+
 IGNORE = -100
-
-
-def _f(default, help: str):
-    return field(default=default, metadata={"help": help})
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    lr: float = _f(1e-5, "peak learning rate")
-    epochs: float = _f(1.0, "passes over the training examples")
-    micro_batch_size: int = _f(1, "per-device batch size")
-    grad_accum: int = _f(1, "gradient accumulation steps")
-    warmup_ratio: float = _f(0.1, "share of steps spent warming up")
-    scheduler: str = _f("cosine", "learning-rate schedule (a transformers scheduler name)")
-    optim: str = _f("adamw_torch", "optimizer (a transformers optim name)")
-    weight_decay: float = _f(0.0, "AdamW weight decay")
-    max_grad_norm: float = _f(1.0, "gradient clipping norm")
-    seed: int = _f(0, "seed for data order and initialisation (LoRA)")
-    max_length: int = _f(8192, "examples are cut to this many tokens (prompt + response)")
-    finetune: str = _f("full", "full | freeze:N (train the last N layers) | lora:R")
-    dtype: str = _f("float32", "weights dtype: float32 | bfloat16 (bf16 also turns on mixed precision)")
-    gradient_checkpointing: bool = _f(False, "recompute activations to save memory")
-    save_steps: int = _f(200, "checkpoint every N optimizer steps (for resume after a kill)")
-    logging_steps: int = _f(50, "log the loss every N steps")
-    max_steps: int = _f(-1, "stop after N optimizer steps (-1 = run the epochs)")
-    deepspeed: str = _f("", "DeepSpeed JSON config path (with accelerate launch); empty = none")
-    sort_micro_batches: bool = _f(False, "sort each random optimizer batch by length before cutting it into "
+    lr: float = option(1e-5, "peak learning rate")
+    epochs: float = option(1.0, "passes over the training examples")
+    micro_batch_size: int = option(1, "per-device batch size")
+    grad_accum: int = option(1, "gradient accumulation steps")
+    warmup_ratio: float = option(0.1, "share of steps spent warming up")
+    scheduler: str = option("cosine", "learning-rate schedule (a transformers scheduler name)")
+    optim: str = option("adamw_torch", "optimizer (a transformers optim name)")
+    weight_decay: float = option(0.0, "AdamW weight decay")
+    max_grad_norm: float = option(1.0, "gradient clipping norm")
+    seed: int = option(0, "seed for data order and initialisation (LoRA)")
+    max_length: int = option(8192, "examples are cut to this many tokens (prompt + response)")
+    finetune: str = option("full", "full | freeze:N (train the last N layers) | lora:R")
+    dtype: str = option("float32", "weights dtype: float32 | bfloat16 (bf16 also turns on mixed precision)")
+    gradient_checkpointing: bool = option(False, "recompute activations to save memory")
+    save_steps: int = option(200, "checkpoint every N optimizer steps (for resume after a kill)")
+    logging_steps: int = option(50, "log the loss every N steps")
+    max_steps: int = option(-1, "stop after N optimizer steps (-1 = run the epochs)")
+    deepspeed: str = option("", "DeepSpeed JSON config path (with accelerate launch); empty = none")
+    sort_micro_batches: bool = option(False, "sort each random optimizer batch by length before cutting it into "
                                   "micro-batches: less padding, the same batches")
-    ref_batch_size: int = _f(8, "batch size for precomputing reference log-probs")
-    progress: bool = _f(True, "show transformers' progress bar")
+    ref_batch_size: int = option(8, "batch size for precomputing reference log-probs")
+    progress: bool = option(True, "show transformers' progress bar")
 
     @classmethod
     def from_preset(cls, preset, processes: int = 1, **overrides) -> "TrainConfig":

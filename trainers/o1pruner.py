@@ -12,30 +12,27 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from statistics import fmean, pstdev
 
 import torch
 
+from pruneeval.options import option
 from pruneeval.presample import reference_stats
 
 from .base import Method, TrainConfig, encode_records, response_mask, sequence_logprobs
 
 
-def _f(default, help: str):
-    return field(default=default, metadata={"help": help})
-
-
 @dataclass(frozen=True)
 class O1PrunerConfig:
-    lam: float = _f(2.0, "lambda: weight of the accuracy term of the reward")
-    clip_low: float = _f(-2.0, "lower clip of the raw reward")
-    clip_high: float = _f(4.0, "upper clip of the raw reward")
-    normalize: str = _f("zscore", "reward normalisation over the training set: zscore | none")
-    m: int = _f(2, "samples kept per problem (0 = all)")
-    eps: float = _f(0.2, "PPO clip range of the importance ratio")
-    ratio: str = _f("sequence", "importance ratio: sequence (official) | token")
-    seed: int = _f(0, "seed of the choice of the m samples")
+    lam: float = option(2.0, "lambda: weight of the accuracy term of the reward")
+    clip_low: float = option(-2.0, "lower clip of the raw reward")
+    clip_high: float = option(4.0, "upper clip of the raw reward")
+    normalize: str = option("zscore", "reward normalisation over the training set: zscore | none")
+    m: int = option(2, "samples kept per problem (0 = all)")
+    eps: float = option(0.2, "PPO clip range of the importance ratio")
+    ratio: str = option("sequence", "importance ratio: sequence (official) | token")
+    seed: int = option(0, "seed of the choice of the m samples")
 
 
 def reward(length: int, correct: bool, l_ref: float, a_ref: float, lam: float) -> float:

@@ -6,45 +6,42 @@ preset gets the generic preset with ``model`` set to it.  Unknown YAML keys are 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import yaml
 
 from ..errors import UserError
+from ..options import option
 
 HERE = Path(__file__).parent
 
 
-def _f(default, help: str):
-    return field(default=default, metadata={"help": help})
-
-
 @dataclass(frozen=True)
 class Preset:
-    name: str = _f("custom", "preset name")
-    model: str = _f("", "hub id, local path, or 'toy'")
-    revision: str = _f("", "hub revision (commit or tag); empty = default branch")
-    system_prompt: str = _f("You are a helpful assistant. You should think step-by-step and put your final "
+    name: str = option("custom", "preset name")
+    model: str = option("", "hub id, local path, or 'toy'")
+    revision: str = option("", "hub revision (commit or tag); empty = default branch")
+    system_prompt: str = option("You are a helpful assistant. You should think step-by-step and put your final "
                             "answer within \\boxed{}.", "system turn; empty = none")
-    user_template: str = _f("Solve the problem: {question}", "user turn; {question} is replaced")
-    max_tokens: int = _f(8192, "max generated tokens (evaluation and presampling)")
-    eval_temperature: float = _f(0.0, "evaluation temperature (0 = greedy)")
-    eval_top_p: float = _f(1.0, "evaluation top-p")
-    eval_tasks: str = _f("gsm8k_len,math_len,gaokao_len", "default eval tasks (comma list)")
-    presample_benchmark: str = _f("math_train", "training problems for presampling")
-    presample_limit: int = _f(5000, "number of training problems (0 = all)")
-    k: int = _f(16, "samples per training problem (K)")
-    presample_temperature: float = _f(0.5, "presampling temperature")
-    presample_top_p: float = _f(0.8, "presampling top-p")
-    finetune: str = _f("full", "full | freeze:N (train the last N layers) | lora:R")
-    lr: float = _f(2e-7, "peak learning rate")
-    lam: float = _f(2.0, "O1-Pruner lambda: weight of the accuracy term")
-    epochs: float = _f(1.0, "training epochs")
-    batch_size: int = _f(32, "effective batch size (per-device batch x accumulation x processes)")
-    micro_batch_size: int = _f(1, "per-device batch size")
-    warmup_ratio: float = _f(0.1, "share of steps spent warming up")
-    batch_gen: int = _f(8, "prompts per generation batch (HF engine)")
+    user_template: str = option("Solve the problem: {question}", "user turn; {question} is replaced")
+    max_tokens: int = option(8192, "max generated tokens (evaluation and presampling)")
+    eval_temperature: float = option(0.0, "evaluation temperature (0 = greedy)")
+    eval_top_p: float = option(1.0, "evaluation top-p")
+    eval_tasks: str = option("gsm8k_len,math_len,gaokao_len", "default eval tasks (comma list)")
+    presample_benchmark: str = option("math_train", "training problems for presampling")
+    presample_limit: int = option(5000, "number of training problems (0 = all)")
+    k: int = option(16, "samples per training problem (K)")
+    presample_temperature: float = option(0.5, "presampling temperature")
+    presample_top_p: float = option(0.8, "presampling top-p")
+    finetune: str = option("full", "full | freeze:N (train the last N layers) | lora:R")
+    lr: float = option(2e-7, "peak learning rate")
+    lam: float = option(2.0, "O1-Pruner lambda: weight of the accuracy term")
+    epochs: float = option(1.0, "training epochs")
+    batch_size: int = option(32, "effective batch size (per-device batch x accumulation x processes)")
+    micro_batch_size: int = option(1, "per-device batch size")
+    warmup_ratio: float = option(0.1, "share of steps spent warming up")
+    batch_gen: int = option(8, "prompts per generation batch (HF engine)")
 
     @classmethod
     def help(cls) -> dict[str, str]:

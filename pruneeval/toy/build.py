@@ -16,10 +16,11 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import world
+from ..options import option
 
 HOME_ENV = "PRUNEEVAL_HOME"
 BUILD_VERSION = 1  # bump when the recipe changes in a way ToyConfig does not show
@@ -35,24 +36,20 @@ CHAT_TEMPLATE = (
     "{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}")
 
 
-def _f(default, help: str):
-    return field(default=default, metadata={"help": help})
-
-
 @dataclass(frozen=True)
 class ToyConfig:
-    hidden: int = _f(128, "model width")
-    layers: int = _f(3, "transformer layers")
-    heads: int = _f(4, "attention heads")
-    mlp: int = _f(256, "MLP width")
-    traces: int = _f(32_000, "freshly generated training traces (one pass over them)")
-    batch: int = _f(32, "batch size (per optimizer step)")
-    micro_batch: int = _f(8, "micro-batch size (the batch is sorted by length and cut into these)")
-    lr: float = _f(3e-3, "peak learning rate (AdamW, cosine)")
-    warmup_ratio: float = _f(0.02, "share of steps spent warming up")
-    result_weight: float = _f(3.0, "loss weight of result digits")
-    seed: int = _f(0, "seed of the traces and the initial weights")
-    threads: int = _f(0, "torch CPU threads (0 = the idle cores, at least 1, at most 4)")
+    hidden: int = option(128, "model width")
+    layers: int = option(3, "transformer layers")
+    heads: int = option(4, "attention heads")
+    mlp: int = option(256, "MLP width")
+    traces: int = option(32_000, "freshly generated training traces (one pass over them)")
+    batch: int = option(32, "batch size (per optimizer step)")
+    micro_batch: int = option(8, "micro-batch size (the batch is sorted by length and cut into these)")
+    lr: float = option(3e-3, "peak learning rate (AdamW, cosine)")
+    warmup_ratio: float = option(0.02, "share of steps spent warming up")
+    result_weight: float = option(3.0, "loss weight of result digits")
+    seed: int = option(0, "seed of the traces and the initial weights")
+    threads: int = option(0, "torch CPU threads (0 = the idle cores, at least 1, at most 4)")
 
     def key(self) -> str:
         """Cache key: the config, the world's text format and the recipe version."""

@@ -1,0 +1,9 @@
+"""Typed config fields whose help text is written once, next to the field (presets, trainer,
+method and toy configs); the CLI and docs read it from the field's metadata."""
+
+from dataclasses import field
+
+
+def option(default, help: str):
+    """A dataclass field with ``default`` and its ``help`` text."""
+    return field(default=default, metadata={"help": help})
