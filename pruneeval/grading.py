@@ -251,13 +251,14 @@ def _mv():
 def _mv_parse(s: str) -> list:
     """Parse as LaTeX wrapped in ``$...$`` (bare ``(1, 2)`` or ``\\{2,1\\}`` parse wrongly otherwise)."""
     mv, config = _mv()
-    s = _UNIT.sub("", re.sub(r"(?<!\\)\$", "", s)).strip()
+    s = re.sub(r"\s+", " ", re.sub(r"(?<!\\)\$", "", s))  # whitespace runs would make _UNIT backtrack cubically
+    s = _UNIT.sub("", s).strip()
     return mv.parse(f"${s}$", extraction_config=config, parsing_timeout=None) if s else []
 
 
 def _judge(pred: str | None, gold: str, fam: str, choice: str | None) -> Grade:
     if not gold:
-        return Grade(False, pred, "no_gold")
+        return Grade(False, _cap(pred), "no_gold")
     if pred is None or not pred.strip():
         return Grade(False, None, "no_answer")
     if len(pred) > MAX_ANSWER or _depth(pred) > MAX_DEPTH:
