@@ -80,6 +80,14 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
     return p
 
 
+def check_available(names: list[str], data_dir: str | os.PathLike | None = None) -> None:
+    """Fail now (before a model loads) when a benchmark's file is missing from the data dir."""
+    d = resolve_data_dir(data_dir)
+    for b in map(get, names):
+        if d and not b.loader and not (d / b.local).is_file():
+            raise UserError(f"{d / b.local}: benchmark file not found (is the data dir laid out like shared/data?)")
+
+
 def load(name: str, data_dir: str | os.PathLike | None = None, limit: int | None = None) -> list[Problem]:
     """Load benchmark ``name``: generated, from ``data_dir`` (or $PRUNEEVAL_DATA_DIR), else the hub."""
     b = get(name)

@@ -50,11 +50,8 @@ def engine_options(engine: str, base_url: str | None = None, tensor_parallel_siz
 def _engine(engine: str, path: str, batch_size: int, revision: str, trust: bool, **options):
     from .engines import make_engine
 
-    try:
-        return make_engine(engine, path, batch_size=batch_size, revision=revision or None, trust_remote_code=trust,
-                           **options)
-    except (OSError, ValueError) as e:
-        raise UserError(f"cannot load model {path!r}: {str(e).splitlines()[0]}") from e
+    return make_engine(engine, path, batch_size=batch_size, revision=revision or None, trust_remote_code=trust,
+                       **options)
 
 
 PRESET = typer.Option(None, "--preset", help="settings (prompt, tasks, max tokens) of this preset for --model "
@@ -83,13 +80,14 @@ def eval_cmd(
     concurrency: Optional[int] = CONCURRENCY,
 ):
     """Evaluate a model: accuracy, exact generated tokens and wall time per task."""
-    from . import presets
+    from . import benchmarks, presets
     from .engines.base import Sampling
-    from .evaluate import PromptSpec, evaluate_task, parse_tasks
+    from .evaluate import TASKS, PromptSpec, evaluate_task, parse_tasks
     from .report.summaries import print_summaries
 
     preset = presets.resolve(model, preset_name)
     task_list = parse_tasks(tasks or preset.eval_tasks)
+    benchmarks.check_available([TASKS[t] for t in task_list], data_dir)  # fails before the model loads
     sampling = Sampling(n=n, temperature=preset.eval_temperature if temperature is None else temperature,
                         top_p=preset.eval_top_p if top_p is None else top_p,
                         max_tokens=max_tokens or preset.max_tokens, seed=seed)
@@ -122,7 +120,7 @@ def presample_cmd(
     concurrency: Optional[int] = CONCURRENCY,
 ):
     """K samples per training problem from the reference model, graded, with L_ref and A_ref."""
-    from . import presets
+    from . import benchmarks, presets
     from .evaluate import PromptSpec
     from .presample import presample
     from .report.summaries import print_summaries
@@ -130,6 +128,7 @@ def presample_cmd(
     p = presets.resolve(model).override(presample_benchmark=benchmark, k=k, presample_limit=limit,
                                         presample_temperature=temperature, presample_top_p=top_p,
                                         max_tokens=max_tokens, batch_gen=batch_size)
+    benchmarks.check_available([p.presample_benchmark], data_dir)  # fails before the model loads
     eng = _engine(engine, presets.model_path(p), p.batch_gen, p.revision, trust_remote_code,
                   **engine_options(engine, base_url, tensor_parallel_size, concurrency))
     out = out or Path("runs") / f"presample-{p.name}"
@@ -152,7 +151,10 @@ def train_cmd(
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="effective batch size"),
     micro_batch_size: Optional[int] = typer.Option(None, "--micro-batch-size", help="per-device batch size"),
     opt: List[str] = typer.Option([], "--opt", help="method option key=value (e.g. lam=5, m=2, eps=0.2, ratio=token)"),
+    save_steps: Optional[int] = typer.Option(None, "--save-steps", help="checkpoint every N optimizer steps "
+                                             "(a killed run resumes from the last; default 200)"),
     seed: int = typer.Option(0, "--seed"),
+    trust_remote_code: bool = TRUST,
 ):
     """Fine-tune a model with a method on presampled records; writes OUT/model."""
     from . import presets
@@ -165,11 +167,22 @@ def train_cmd(
     m = get_method(method, **method_options(method, tuple(opt), p, seed, strict=True))
     if not getattr(m, "trains", True):
         raise UserError(f"method {method!r} does not train; use `pruneeval run --method {method}`")
+    path = presets.model_path(p)
+    try:  # its config first: a missing model or unallowed code is one clear line, not a traceback
+        from transformers import AutoConfig
+
+        AutoConfig.from_pretrained(path, revision=p.revision or None, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as e:
+        from .engines import load_error
+
+        raise load_error(path, e) from e
     records = load_presample(presample_dir)
     out = out or Path("runs") / f"train-{p.name}-{method}"
     processes = int(os.environ.get("WORLD_SIZE", "1"))  # under accelerate launch: the preset's effective batch
-    cfg = TrainConfig.from_preset(p, processes, seed=seed, progress=sys.stderr.isatty())
-    typer.echo(str(train(m, presets.model_path(p), records, cfg, out)))
+    extra = {"save_steps": save_steps} if save_steps else {}
+    cfg = TrainConfig.from_preset(p, processes, seed=seed, progress=sys.stderr.isatty(),
+                                  trust_remote_code=trust_remote_code, **extra)
+    typer.echo(str(train(m, path, records, cfg, out)))
 
 
 @app.command("run")
@@ -283,18 +296,26 @@ def main(argv: Optional[List[str]] = None) -> None:
             raise
         typer.echo(f"error: {e}", err=True)
         sys.exit(2)
-    except Exception as e:  # click's own usage errors come here too
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
+    except Exception as e:
+        if hasattr(e, "format_message") and hasattr(e, "exit_code"):  # click's (or typer's copy's) usage errors
+            message = e.format_message()
+            if message:  # empty for a bare command group, whose help was printed
+                ctx = getattr(e, "ctx", None)
+                hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+                typer.echo(f"error: {message}{hint}", err=True)
             sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Abort):
+        if type(e).__name__ == "Abort":  # Ctrl-C at a prompt
             sys.exit(130)
         if STATE["debug"]:
             raise
-        typer.echo(f"error: {e.__class__.__name__}: {e} (run with --debug for the traceback)", err=True)
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        typer.echo(f"error: {e.__class__.__name__}: {first} (run with --debug for the traceback)", err=True)
         sys.exit(1)
+    except KeyboardInterrupt:
+        if STATE["debug"]:
+            raise
+        typer.echo("interrupted: finished samples are kept; the same command resumes", err=True)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -18,11 +18,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from . import presets
+from . import benchmarks, presets
 from .engines import make_engine
 from .engines.base import Sampling
 from .errors import UserError
-from .evaluate import PromptSpec, check_manifest, evaluate_task
+from .evaluate import TASKS, PromptSpec, check_manifest, evaluate_task
 from .presample import load_presample, presample
 from .trainers import get_method
 
@@ -116,8 +116,13 @@ def run(preset: presets.Preset, cfg: RunConfig) -> dict:
     """The whole pipeline; returns {method: {task: summary}}."""
     from .trainers import TrainConfig, train
 
-    methods = [get_method(m) for m in cfg.methods]
     _check_options(cfg.methods, cfg.method_options)
+    methods = [get_method(m, **method_options(m, cfg.method_options, preset, cfg.seed)) for m in cfg.methods]
+    TrainConfig.from_preset(preset)  # bad options fail now, not after presampling
+    needed = [TASKS[t] for t in cfg.tasks]
+    if any(getattr(m, "trains", True) for m in methods):
+        needed.append(preset.presample_benchmark)
+    benchmarks.check_available(needed, cfg.data_dir)
     print_settings(preset, cfg)
     check_manifest(cfg.out / "manifest.json", {"preset": asdict(preset), "tasks": list(cfg.tasks),
                                                "eval_limit": cfg.eval_limit, "engine": cfg.engine, "seed": cfg.seed})
@@ -143,9 +148,9 @@ def run(preset: presets.Preset, cfg: RunConfig) -> dict:
         records = load_presample(cfg.out / "presample")
     for m in trained:
         console.rule(f"train {m.name}")
-        method = get_method(m.name, **method_options(m.name, cfg.method_options, preset, cfg.seed))
-        train_cfg = TrainConfig.from_preset(preset, seed=cfg.seed, progress=sys.stderr.isatty())
-        model_dir = train(method, ref_path, records, train_cfg, cfg.out / "train" / m.name)
+        train_cfg = TrainConfig.from_preset(preset, seed=cfg.seed, progress=sys.stderr.isatty(),
+                                             trust_remote_code=cfg.trust_remote_code)
+        model_dir = train(m, ref_path, records, train_cfg, cfg.out / "train" / m.name)
         console.rule(f"evaluate {m.name}")
         engine = _engine(cfg, str(model_dir), preset)
         results[m.name] = _evaluate(engine, cfg, preset, m.name)

@@ -8,6 +8,7 @@ import importlib
 import pytest
 import torch
 
+from pruneeval.errors import UserError
 from pruneeval.records import SampleRecord
 from pruneeval.trainers import METHODS, TrainConfig, get_method, train
 from pruneeval.trainers.base import (IGNORE, Collator, Method, attach_ref_logprobs, encode, sequence_logprobs,
@@ -98,8 +99,8 @@ def test_lora_trains_adapters_and_saves_adapter_and_merged_model(model_dir, tmp_
 
 
 def test_setup_model_rejects_bad_modes(tokenizer):
-    for mode in ("half", "freeze:x", "freeze:9", "lora:"):
-        with pytest.raises(ValueError):
+    for mode in ("half", "freeze:x", "freeze:9", "lora:", "lora:0"):
+        with pytest.raises(UserError):
             setup_model(tiny_llama(tokenizer), mode)
 
 

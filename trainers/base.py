@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Sequence
 
 import torch
 
+from pruneeval.errors import UserError
 from pruneeval.options import option
 
 IGNORE = -100
@@ -48,13 +49,19 @@ class TrainConfig:
                                   "micro-batches: less padding, the same batches")
     ref_batch_size: int = option(8, "batch size for precomputing reference log-probs")
     progress: bool = option(True, "show transformers' progress bar")
+    trust_remote_code: bool = option(False, "allow code from the model repository to run")
+    revision: str = option("", "hub revision of the starting model (empty = the default branch)")
+
+    def __post_init__(self):
+        parse_finetune(self.finetune)
 
     @classmethod
     def from_preset(cls, preset, processes: int = 1, **overrides) -> "TrainConfig":
         """The training settings of a model preset: effective batch = micro x accumulation x processes."""
         accum = max(1, preset.batch_size // (preset.micro_batch_size * processes))
         values = dict(lr=preset.lr, epochs=preset.epochs, micro_batch_size=preset.micro_batch_size,
-                      grad_accum=accum, warmup_ratio=preset.warmup_ratio, finetune=preset.finetune)
+                      grad_accum=accum, warmup_ratio=preset.warmup_ratio, finetune=preset.finetune,
+                      revision=preset.revision or "")
         return cls(**{**values, **overrides})
 
 
@@ -197,14 +204,14 @@ def setup_model(model, mode: str, seed: int = 0):
     on top of them); input embeddings, earlier layers and the lm_head stay frozen, whether or not
     the lm_head is tied to the embeddings (for QwQ-32B the untied head alone is 0.78B parameters).
     ``lora:R``: peft LoRA of rank R (alpha 2R) on every linear layer but the lm_head."""
-    kind, _, arg = mode.partition(":")
-    if kind == "full" and not arg:
+    kind, n = parse_finetune(mode)
+    if kind == "full":
         model.requires_grad_(True)
         return model
-    if kind == "freeze" and arg.isdigit():
-        layers, n = _layers(model), int(arg)
+    if kind == "freeze":
+        layers = _layers(model)
         if not 0 < n <= len(layers):
-            raise ValueError(f"freeze:{n}: the model has {len(layers)} layers")
+            raise UserError(f"freeze:{n}: the model has {len(layers)} layers")
         model.requires_grad_(False)
         frozen = {id(p) for p in model.get_input_embeddings().parameters()}
         frozen |= {id(p) for p in model.get_output_embeddings().parameters()}
@@ -214,15 +221,20 @@ def setup_model(model, mode: str, seed: int = 0):
                 p.requires_grad_(True)
         layers[len(layers) - n:].requires_grad_(True)
         return model
-    if kind == "lora" and arg.isdigit():
-        import peft
+    import peft
 
-        torch.manual_seed(seed)
-        r = int(arg)
-        config = peft.LoraConfig(r=r, lora_alpha=2 * r, lora_dropout=0.0, target_modules="all-linear",
-                                 task_type="CAUSAL_LM")
-        return peft.get_peft_model(model, config)
-    raise ValueError(f"finetune mode {mode!r}: expected full, freeze:N or lora:R")
+    torch.manual_seed(seed)
+    config = peft.LoraConfig(r=n, lora_alpha=2 * n, lora_dropout=0.0, target_modules="all-linear",
+                             task_type="CAUSAL_LM")
+    return peft.get_peft_model(model, config)
+
+
+def parse_finetune(mode: str) -> tuple[str, int]:
+    """``"full"`` -> ("full", 0); ``"freeze:N"`` / ``"lora:R"`` -> (kind, N >= 1); else a UserError."""
+    kind, _, arg = mode.partition(":")
+    if (kind == "full" and not arg) or (kind in ("freeze", "lora") and arg.isdigit() and int(arg) > 0):
+        return kind, int(arg or 0)
+    raise UserError(f"finetune mode {mode!r}: expected full, freeze:N or lora:R (N, R >= 1)")
 
 
 def save_model(model, tokenizer, out_dir: str | os.PathLike, adapter_dir: str | os.PathLike | None = None) -> Path:
@@ -322,7 +334,6 @@ def train(method: Method | str, model_path: str | os.PathLike, records: list, co
     ``out_dir/checkpoints`` (deleted once the final model is written).  LoRA runs also write
     ``out_dir/adapter``; ``out_dir/model`` is always a plain, merged model dir."""
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
-    from transformers.trainer_utils import get_last_checkpoint
 
     from . import get_method
 
@@ -333,9 +344,10 @@ def train(method: Method | str, model_path: str | os.PathLike, records: list, co
     method = get_method(method) if isinstance(method, str) else method
     checkpoints = out / "checkpoints"
     args = training_arguments(config, checkpoints)  # first: under DeepSpeed ZeRO-3 the load is then sharded
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    hub = {"revision": config.revision or None, "trust_remote_code": config.trust_remote_code}
+    tokenizer = AutoTokenizer.from_pretrained(model_path, **hub)
     dtype = torch.bfloat16 if config.dtype == "bfloat16" else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, **hub)
     examples = method.build(records, tokenizer, config)
     if not examples:
         raise ValueError(f"method {method.name!r} built no training examples from {len(records)} records")
@@ -352,9 +364,29 @@ def train(method: Method | str, model_path: str | os.PathLike, records: list, co
     trainer = _trainer_class()(method=method, model=model, args=args,
                                train_dataset=examples, data_collator=collate, processing_class=tokenizer)
     trainer.sort_micro_batches = config.sort_micro_batches
-    last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    last = last_complete_checkpoint(checkpoints)
     trainer.train(resume_from_checkpoint=last)
     return _save_final(trainer, tokenizer, out)
+
+
+def last_complete_checkpoint(checkpoints: Path) -> str | None:
+    """The newest checkpoint a kill did not cut short, or None.
+
+    transformers writes ``checkpoint-N`` in place, its ``trainer_state.json`` last; a newer
+    directory without a readable one is a save that was killed, and is removed."""
+    import json
+
+    if not checkpoints.is_dir():
+        return None
+    found = sorted((int(p.name.split("-")[1]), p) for p in checkpoints.glob("checkpoint-*")
+                   if p.is_dir() and p.name.split("-")[1].isdigit())
+    for _, path in reversed(found):
+        try:
+            json.loads((path / "trainer_state.json").read_text())
+            return str(path)
+        except (OSError, ValueError):
+            shutil.rmtree(path, ignore_errors=True)
+    return None
 
 
 def _save_final(trainer, tokenizer, out: Path) -> Path:

@@ -17,6 +17,7 @@ from statistics import fmean, pstdev
 
 import torch
 
+from pruneeval.errors import UserError
 from pruneeval.options import option
 from pruneeval.presample import reference_stats
 
@@ -33,6 +34,15 @@ class O1PrunerConfig:
     eps: float = option(0.2, "PPO clip range of the importance ratio")
     ratio: str = option("sequence", "importance ratio: sequence (official) | token")
     seed: int = option(0, "seed of the choice of the m samples")
+
+    def __post_init__(self):
+        bad = (f"normalize={self.normalize!r}: expected zscore or none" if self.normalize not in ("zscore", "none")
+               else f"ratio={self.ratio!r}: expected sequence or token" if self.ratio not in ("sequence", "token")
+               else f"eps={self.eps}: expected > 0" if self.eps <= 0
+               else f"clip_low={self.clip_low} must be below clip_high={self.clip_high}"
+               if self.clip_low >= self.clip_high else None)
+        if bad:
+            raise UserError(f"o1pruner option {bad}")
 
 
 def reward(length: int, correct: bool, l_ref: float, a_ref: float, lam: float) -> float:

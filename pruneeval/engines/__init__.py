@@ -21,7 +21,19 @@ def make_engine(name: str, model: str, **options) -> Engine:
     except KeyError:
         raise UserError(f"unknown engine {name!r}; known: {', '.join(ENGINES)}") from None
     module, cls = target.split(":")
-    return getattr(importlib.import_module(module), cls)(model, **options)
+    engine_class = getattr(importlib.import_module(module), cls)
+    try:
+        return engine_class(model, **options)
+    except (OSError, ValueError) as e:
+        raise load_error(model, e) from e
 
 
-__all__ = ["Completion", "Engine", "Messages", "Sampling", "ENGINES", "make_engine"]
+def load_error(model: str, e: Exception) -> UserError:
+    """One line for a model that does not load; code shipped in its repository is named as the reason."""
+    if "trust_remote_code" in str(e):
+        return UserError(f"model {model!r} ships its own code, which runs only with --trust-remote-code")
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return UserError(f"cannot load model {model!r}: {first}")
+
+
+__all__ = ["Completion", "Engine", "Messages", "Sampling", "ENGINES", "load_error", "make_engine"]
