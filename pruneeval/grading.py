@@ -270,6 +270,8 @@ def _judge(pred: str | None, gold: str, fam: str, choice: str | None) -> Grade:
         a, b = _number(pred), _number(gold)
         if a is not None and b is not None:
             return Grade(a == b, pred, None if a == b else "mismatch")
+    if _MV is None:
+        raise _NeedsMathVerify
     g, p = _mv_parse(gold), _mv_parse(pred)
     if not g or not p:
         return Grade(False, pred, "parse_error")
@@ -314,9 +316,16 @@ def _extract_for(output, gold: str, fam: str) -> tuple[str | None, str | None]:
     return extract(output, fam, _parts(gold), choice is not None), choice
 
 
+class _NeedsMathVerify(Exception):
+    """Raised inside the deadline when a grade needs math-verify before it is imported."""
+
+
 def _grade_here(output, gold, fam: str, timeout_s: float) -> Grade:
-    """Grade in this (main) thread under a deadline; never raises."""
-    _mv()  # imported outside the deadline: an interrupted import would leave a broken module behind
+    """Grade in this (main) thread under a deadline; never raises.  math-verify is imported outside
+    the deadline (an interrupted import would leave a broken module behind), and only once a grade
+    needs it: numeric-answer families mostly do not."""
+    if fam not in NUMERIC_FAMILIES:
+        _mv()
     box: list = [None]
 
     def work() -> Grade:
@@ -324,12 +333,21 @@ def _grade_here(output, gold, fam: str, timeout_s: float) -> Grade:
         box[0], choice = _extract_for(output, g, fam)
         return _judge(box[0], g, fam, choice)
 
+    def attempt() -> Grade:
+        try:
+            return _with_deadline(work, timeout_s) if hasattr(signal, "setitimer") else work()
+        except _NeedsMathVerify:
+            raise
+        except _Timeout:
+            return Grade(False, _cap(box[0]), "timeout")
+        except Exception:  # RecursionError, MemoryError, a parser bug: a wrong answer, not a crash
+            return Grade(False, _cap(box[0]), "parse_error")
+
     try:
-        return _with_deadline(work, timeout_s) if hasattr(signal, "setitimer") else work()
-    except _Timeout:
-        return Grade(False, _cap(box[0]), "timeout")
-    except Exception:  # RecursionError, MemoryError, a parser bug: a wrong answer, not a crash
-        return Grade(False, _cap(box[0]), "parse_error")
+        return attempt()
+    except _NeedsMathVerify:
+        _mv()
+        return attempt()
 
 
 def _cap(s: str | None) -> str | None:
