@@ -38,6 +38,10 @@ def _root(debug: bool = typer.Option(False, "--debug", help="show tracebacks of 
 def engine_options(engine: str, base_url: str | None = None, tensor_parallel_size: int | None = None,
                    concurrency: int | None = None) -> dict:
     """The engine-specific options given on the command line; one that ``engine`` does not take is an error."""
+    from .engines import ENGINES
+
+    if engine not in ENGINES:
+        raise UserError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
     given = {"base_url": base_url, "tensor_parallel_size": tensor_parallel_size, "concurrency": concurrency}
     takes = {"vllm": {"tensor_parallel_size"}, "openai": {"base_url", "concurrency"}}.get(engine, set())
     flag = {"base_url": "--base-url", "tensor_parallel_size": "--tensor-parallel-size", "concurrency": "--concurrency"}
@@ -91,8 +95,9 @@ def eval_cmd(
     sampling = Sampling(n=n, temperature=preset.eval_temperature if temperature is None else temperature,
                         top_p=preset.eval_top_p if top_p is None else top_p,
                         max_tokens=max_tokens or preset.max_tokens, seed=seed)
+    options = engine_options(engine, base_url, tensor_parallel_size, concurrency)
     eng = _engine(engine, presets.model_path(preset), batch_size or preset.batch_gen, preset.revision,
-                  trust_remote_code, **engine_options(engine, base_url, tensor_parallel_size, concurrency))
+                  trust_remote_code, **options)
     out = out or Path("runs") / f"eval-{preset.name}"
     prompt = PromptSpec(preset.system_prompt, preset.user_template)
     summaries = {t: evaluate_task(eng, t, out, prompt, sampling, limit=limit, data_dir=data_dir,
@@ -129,8 +134,8 @@ def presample_cmd(
                                         presample_temperature=temperature, presample_top_p=top_p,
                                         max_tokens=max_tokens, batch_gen=batch_size)
     benchmarks.check_available([p.presample_benchmark], data_dir)  # fails before the model loads
-    eng = _engine(engine, presets.model_path(p), p.batch_gen, p.revision, trust_remote_code,
-                  **engine_options(engine, base_url, tensor_parallel_size, concurrency))
+    options = engine_options(engine, base_url, tensor_parallel_size, concurrency)
+    eng = _engine(engine, presets.model_path(p), p.batch_gen, p.revision, trust_remote_code, **options)
     out = out or Path("runs") / f"presample-{p.name}"
     s = presample(eng, out, PromptSpec(p.system_prompt, p.user_template), benchmark=p.presample_benchmark, k=p.k,
                   temperature=p.presample_temperature, top_p=p.presample_top_p, max_tokens=p.max_tokens,

@@ -36,7 +36,8 @@ CASES = [
     (["eval", "--tasks", "nope_len"], "unknown task 'nope_len'"),
     (["eval", "--tasks", ","], "no task given"),
     (["eval", "--preset", "nope"], "unknown preset 'nope'"),
-    (["eval", "--engine", "nope", "--model", "{tiny}"], "unknown engine 'nope'"),
+    (["eval", "--engine", "nope"], "unknown engine 'nope'"),
+    (["run", "--engine", "nope"], "unknown engine 'nope'"),
     (["eval", "--base-url", "http://127.0.0.1:9/v1"], "--base-url: not an option of --engine hf"),
     (["eval", "--engine", "openai", "--model", "{tiny}"], "needs a server: --base-url"),
     (["grade", "{tmp}/bad.jsonl", "--benchmark", "nope"], "unknown benchmark 'nope'"),
@@ -83,6 +84,7 @@ def test_user_error_is_one_line_without_traceback(args, message, tmp_path, tiny_
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PRUNEEVAL_DATA_DIR", str(data_dir))
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.setenv("PRUNEEVAL_HOME", str(tmp_path / "home"))  # no built toy model: errors come before it
     argv = [a.format(tmp=tmp_path, tiny=tiny_model) for a in args]
     with pytest.raises(SystemExit) as exit_:
         main(argv)

@@ -23,19 +23,20 @@ def _run(args, env):
     assert res.returncode == 0, res.stderr[-3000:]
 
 
-def _kill_three_times(args, env, progress, rng, jitter_s):
-    """Start ``args`` three times; each time wait until ``progress()`` moves past where it was, then
-    a random ``0..jitter_s`` more (so the kill lands anywhere in the next piece of work), and SIGKILL."""
+def _kill_three_times(args, env, progress, rng, jitter_s, targets=None):
+    """Start ``args`` three times; each time wait until ``progress()`` reaches the next target (by
+    default: moves past where it was), then a random ``0..jitter_s`` more, so the kill lands anywhere
+    in the next piece of work, and SIGKILL it."""
     seen = []
-    for _ in range(3):
-        start = progress()
+    for i in range(3):
+        target = targets[i] if targets else progress() + 1
         proc = subprocess.Popen([*PRUNEEVAL, *map(str, args)], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 600
-        while progress() <= start and proc.poll() is None and time.time() < deadline:
-            time.sleep(0.02)
+        while progress() < target and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.01)
         time.sleep(rng.uniform(0, jitter_s))
-        assert proc.poll() is None, f"the run ended before the kill (progress {progress()})"
+        assert proc.poll() is None, f"the run ended before the kill (progress {progress()}, target {target})"
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         seen.append(progress())
@@ -119,13 +120,15 @@ def _steps(checkpoints: Path) -> int:
 def test_train_killed_three_times(presampled, tmp_path, env):
     from safetensors.torch import load_file
 
-    args = ["train", "--method", "o1pruner", "--presample", presampled, "--epochs", 1, "--batch-size", 8,
-            "--micro-batch-size", 8, "--save-steps", 1, "--seed", 7]  # 2 of 4 samples of 48 problems: 12 steps
+    args = ["train", "--method", "o1pruner", "--presample", presampled, "--epochs", 1, "--batch-size", 4,
+            "--micro-batch-size", 4, "--save-steps", 1, "--seed", 7]  # 2 of 4 samples of 48 problems: 24 steps
     _run([*args, "--out", tmp_path / "ref"], env)
     out = tmp_path / "killed"
+    rng = random.Random(3)
+    steps = sorted(rng.sample(range(2, 20), 3))  # three random steps, then up to about a step's time more
     seen = _kill_three_times([*args, "--out", out], env, lambda: _steps(out / "checkpoints"),
-                             random.Random(3), jitter_s=1.0)
-    assert 0 < seen[-1] < 12 and not (out / "model").exists(), seen
+                             rng, jitter_s=0.05, targets=steps)
+    assert 0 < seen[-1] < 24 and not (out / "model").exists(), seen
     _run([*args, "--out", out], env)
     ref, got = load_file(tmp_path / "ref" / "model" / "model.safetensors"), load_file(out / "model" / "model.safetensors")
     assert ref.keys() == got.keys()
