@@ -48,6 +48,8 @@ def engine_options(engine: str, base_url: str | None = None, tensor_parallel_siz
     wrong = [flag[k] for k, v in given.items() if v is not None and k not in takes]
     if wrong:
         raise UserError(f"{', '.join(wrong)}: not an option of --engine {engine}")
+    if engine == "openai" and not (base_url or os.environ.get("OPENAI_BASE_URL")):
+        raise UserError("the openai engine needs a server: --base-url http://HOST:PORT/v1")
     return {k: v for k, v in given.items() if v is not None}
 
 

@@ -39,7 +39,7 @@ CASES = [
     (["eval", "--engine", "nope"], "unknown engine 'nope'"),
     (["run", "--engine", "nope"], "unknown engine 'nope'"),
     (["eval", "--base-url", "http://127.0.0.1:9/v1"], "--base-url: not an option of --engine hf"),
-    (["eval", "--engine", "openai", "--model", "{tiny}"], "needs a server: --base-url"),
+    (["eval", "--engine", "openai"], "needs a server: --base-url"),
     (["grade", "{tmp}/bad.jsonl", "--benchmark", "nope"], "unknown benchmark 'nope'"),
     (["presample", "--model", "{tiny}", "--benchmark", "nope"], "unknown benchmark 'nope'"),
     (["run", "--method", "nope"], "unknown method 'nope'"),
