@@ -84,8 +84,8 @@ def check_available(names: list[str], data_dir: str | os.PathLike | None = None)
     """Fail now (before a model loads) when a benchmark's file is missing from the data dir."""
     d = resolve_data_dir(data_dir)
     for b in map(get, names):
-        if d and not b.loader and not (d / b.local).is_file():
-            raise UserError(f"{d / b.local}: benchmark file not found (is the data dir laid out like shared/data?)")
+        if d and not b.loader:
+            _local_file(d, b)
 
 
 def load(name: str, data_dir: str | os.PathLike | None = None, limit: int | None = None) -> list[Problem]:
@@ -96,17 +96,18 @@ def load(name: str, data_dir: str | os.PathLike | None = None, limit: int | None
         problems = getattr(importlib.import_module(mod), fn)()
     else:
         d = resolve_data_dir(data_dir)
-        rows = _read_local(d / b.local) if d else _read_hub(b)
+        rows = iter_jsonl(_local_file(d, b)) if d else _read_hub(b)
         problems = _to_problems(b, rows)
         if b.ids_file:
             problems = _select_ids(problems, d, b.ids_file)
     return problems[:limit] if limit else problems
 
 
-def _read_local(path: Path) -> Iterator[tuple[str, dict]]:
+def _local_file(d: Path, b: Benchmark) -> Path:
+    path = d / b.local
     if not path.is_file():
         raise UserError(f"{path}: benchmark file not found (is the data dir laid out like shared/data?)")
-    yield from iter_jsonl(path)
+    return path
 
 
 def _read_hub(b: Benchmark) -> Iterator[tuple[str, dict]]:

@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from .errors import UserError
+from .errors import UserError, first_line
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Measure and shrink the thinking length of long-chain-of-thought models.")
@@ -38,18 +38,18 @@ def _root(debug: bool = typer.Option(False, "--debug", help="show tracebacks of 
 def engine_options(engine: str, base_url: str | None = None, tensor_parallel_size: int | None = None,
                    concurrency: int | None = None) -> dict:
     """The engine-specific options given on the command line; one that ``engine`` does not take is an error."""
-    from .engines import ENGINES
+    from .engines import engine_target
+    from .engines.openai import server_url
 
-    if engine not in ENGINES:
-        raise UserError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
+    engine_target(engine)
     given = {"base_url": base_url, "tensor_parallel_size": tensor_parallel_size, "concurrency": concurrency}
     takes = {"vllm": {"tensor_parallel_size"}, "openai": {"base_url", "concurrency"}}.get(engine, set())
     flag = {"base_url": "--base-url", "tensor_parallel_size": "--tensor-parallel-size", "concurrency": "--concurrency"}
     wrong = [flag[k] for k, v in given.items() if v is not None and k not in takes]
     if wrong:
         raise UserError(f"{', '.join(wrong)}: not an option of --engine {engine}")
-    if engine == "openai" and not (base_url or os.environ.get("OPENAI_BASE_URL")):
-        raise UserError("the openai engine needs a server: --base-url http://HOST:PORT/v1")
+    if engine == "openai":
+        server_url(base_url)
     return {k: v for k, v in given.items() if v is not None}
 
 
@@ -315,8 +315,7 @@ def main(argv: Optional[List[str]] = None) -> None:
             sys.exit(130)
         if STATE["debug"]:
             raise
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        typer.echo(f"error: {e.__class__.__name__}: {first} (run with --debug for the traceback)", err=True)
+        typer.echo(f"error: {e.__class__.__name__}: {first_line(e)} (run with --debug for the traceback)", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         if STATE["debug"]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from ..errors import UserError
+from ..errors import UserError, first_line
 from .base import Completion, Engine, Messages, Sampling
 
 ENGINES = {
@@ -14,13 +14,17 @@ ENGINES = {
 }
 
 
-def make_engine(name: str, model: str, **options) -> Engine:
-    """Build engine ``name`` for the model directory or hub id ``model``."""
+def engine_target(name: str) -> str:
+    """``"module:Class"`` of engine ``name``; a UserError for an unknown name (nothing is imported)."""
     try:
-        target = ENGINES[name]
+        return ENGINES[name]
     except KeyError:
         raise UserError(f"unknown engine {name!r}; known: {', '.join(ENGINES)}") from None
-    module, cls = target.split(":")
+
+
+def make_engine(name: str, model: str, **options) -> Engine:
+    """Build engine ``name`` for the model directory or hub id ``model``."""
+    module, cls = engine_target(name).split(":")
     engine_class = getattr(importlib.import_module(module), cls)
     try:
         return engine_class(model, **options)
@@ -32,8 +36,7 @@ def load_error(model: str, e: Exception) -> UserError:
     """One line for a model that does not load; code shipped in its repository is named as the reason."""
     if "trust_remote_code" in str(e):
         return UserError(f"model {model!r} ships its own code, which runs only with --trust-remote-code")
-    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return UserError(f"cannot load model {model!r}: {first}")
+    return UserError(f"cannot load model {model!r}: {first_line(e)}")
 
 
-__all__ = ["Completion", "Engine", "Messages", "Sampling", "ENGINES", "load_error", "make_engine"]
+__all__ = ["Completion", "Engine", "Messages", "Sampling", "ENGINES", "engine_target", "load_error", "make_engine"]

@@ -39,6 +39,14 @@ SEED_STRIDE = 1_000_003  # per-request seeds: seed * stride + prompt index * n (
 TRANSIENT_ERRORS = (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError, socket.timeout)
 
 
+def server_url(base_url: str | None) -> str:
+    """``base_url``, else $OPENAI_BASE_URL; a UserError when neither names a server."""
+    url = base_url or os.environ.get("OPENAI_BASE_URL")
+    if not url:
+        raise UserError("the openai engine needs a server: --base-url http://HOST:PORT/v1")
+    return url
+
+
 class ServerError(UserError):
     """The server refused a request with a status that retrying cannot change (a 4xx but 429), or
     kept failing past the retries."""
@@ -67,9 +75,7 @@ class OpenAIEngine:
         ends in ``/v1``; the key is ``api_key``, else $OPENAI_API_KEY, else "EMPTY".  ``batch_size``
         is the chunk size callers use; ``revision``, ``trust_remote_code`` and ``device`` belong to
         the server and are ignored here."""
-        base_url = base_url or os.environ.get("OPENAI_BASE_URL")
-        if not base_url:
-            raise UserError("the openai engine needs a server: --base-url http://HOST:PORT/v1")
+        base_url = server_url(base_url)
         if count not in ("token_ids", "usage"):
             raise UserError(f"count={count!r}: expected token_ids or usage")
         self.base_url, self.model_id, self.count = base_url.rstrip("/"), model, count
