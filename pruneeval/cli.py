@@ -11,7 +11,10 @@ import typer
 
 from .errors import UserError, first_line
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+# Plain (click) help: typer 0.29's rich panels print a value placeholder (`--debug <bool>`) on every
+# switch; click's own formatter shows one only for options that take a value.  -h is --help.
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="Measure and shrink the thinking length of long-chain-of-thought models.")
 toy_app = typer.Typer(no_args_is_help=True, help="The embedded toy long-thought world.")
 app.add_typer(toy_app, name="toy")
@@ -98,6 +101,8 @@ def eval_cmd(
                         top_p=preset.eval_top_p if top_p is None else top_p,
                         max_tokens=max_tokens or preset.max_tokens, seed=seed)
     options = engine_options(engine, base_url, tensor_parallel_size, concurrency)
+    presets.check_model(preset, hub=engine != "openai")
+    presets.warn_world_mismatch(preset, task_list)
     eng = _engine(engine, presets.model_path(preset), batch_size or preset.batch_gen, preset.revision,
                   trust_remote_code, **options)
     out = out or Path("runs") / f"eval-{preset.name}"
@@ -137,6 +142,8 @@ def presample_cmd(
                                         max_tokens=max_tokens, batch_gen=batch_size)
     benchmarks.check_available([p.presample_benchmark], data_dir)  # fails before the model loads
     options = engine_options(engine, base_url, tensor_parallel_size, concurrency)
+    presets.check_model(p, hub=engine != "openai")
+    presets.warn_world_mismatch(p, [p.presample_benchmark])
     eng = _engine(engine, presets.model_path(p), p.batch_gen, p.revision, trust_remote_code, **options)
     out = out or Path("runs") / f"presample-{p.name}"
     s = presample(eng, out, PromptSpec(p.system_prompt, p.user_template), benchmark=p.presample_benchmark, k=p.k,
@@ -167,13 +174,16 @@ def train_cmd(
     from . import presets
     from .presample import load_presample
     from .run import method_options
-    from .trainers import TrainConfig, get_method, train
 
     p = presets.resolve(model).override(finetune=finetune, lr=lr, epochs=epochs, batch_size=batch_size,
                                         micro_batch_size=micro_batch_size)
+    presets.check_model(p)  # before torch is imported: an unreachable hub fails in seconds
+    from .trainers import TrainConfig, get_method, train
+
     m = get_method(method, **method_options(method, tuple(opt), p, seed, strict=True))
     if not getattr(m, "trains", True):
         raise UserError(f"method {method!r} does not train; use `pruneeval run --method {method}`")
+    records = load_presample(presample_dir)
     path = presets.model_path(p)
     try:  # its config first: a missing model or unallowed code is one clear line, not a traceback
         from transformers import AutoConfig
@@ -183,7 +193,6 @@ def train_cmd(
         from .engines import load_error
 
         raise load_error(path, e) from e
-    records = load_presample(presample_dir)
     out = out or Path("runs") / f"train-{p.name}-{method}"
     processes = int(os.environ.get("WORLD_SIZE", "1"))  # under accelerate launch: the preset's effective batch
     extra = {"save_steps": save_steps} if save_steps else {}

@@ -24,7 +24,6 @@ from .engines.base import Sampling
 from .errors import UserError
 from .evaluate import TASKS, PromptSpec, check_manifest, evaluate_task
 from .presample import load_presample, presample
-from .trainers import get_method
 
 console = Console(stderr=True)
 
@@ -45,6 +44,8 @@ class RunConfig:
 
 def option_fields(method_name: str) -> dict[str, dataclasses.Field]:
     """The options (Config fields) of a method; none for methods that do not train."""
+    from .trainers import get_method
+
     cfg = getattr(get_method(method_name), "Config", None)
     return {f.name: f for f in dataclasses.fields(cfg)} if cfg else {}
 
@@ -113,23 +114,31 @@ def _release(engine) -> None:
 
 
 def run(preset: presets.Preset, cfg: RunConfig) -> dict:
-    """The whole pipeline; returns {method: {task: summary}}."""
-    from .trainers import TrainConfig, train
+    """The whole pipeline; returns {method: {task: summary}}.
+
+    Every check comes first (the model before anything imports torch: a hub that cannot be reached
+    fails in seconds); the run directory is written only once all have passed."""
+    presets.check_model(preset, hub=cfg.engine != "openai")
+    from .trainers import TrainConfig, get_method, train
 
     _check_options(cfg.methods, cfg.method_options)
     methods = [get_method(m, **method_options(m, cfg.method_options, preset, cfg.seed)) for m in cfg.methods]
     TrainConfig.from_preset(preset)  # bad options fail now, not after presampling
     needed = [TASKS[t] for t in cfg.tasks]
-    if any(getattr(m, "trains", True) for m in methods):
+    trains = any(getattr(m, "trains", True) for m in methods)
+    if trains:
         needed.append(preset.presample_benchmark)
+        if cfg.engine == "openai":  # a server generates, but training loads the model here
+            presets.check_model(preset)
     benchmarks.check_available(needed, cfg.data_dir)
-    print_settings(preset, cfg)
     check_manifest(cfg.out / "manifest.json", {"preset": asdict(preset), "tasks": list(cfg.tasks),
                                                "eval_limit": cfg.eval_limit, "engine": cfg.engine, "seed": cfg.seed})
-    ref_path = presets.model_path(preset)
+    print_settings(preset, cfg)
+    presets.warn_world_mismatch(preset, [*cfg.tasks, *([preset.presample_benchmark] if trains else [])])
+    ref_path = presets.model_path(preset)  # the toy reasoner is built here on first use
     results: dict[str, dict] = {}
     engine = _engine(cfg, ref_path, preset)
-    if any(getattr(m, "trains", True) for m in methods):
+    if trains:
         console.rule("presample")
         presample(engine, cfg.out / "presample", PromptSpec(preset.system_prompt, preset.user_template),
                   benchmark=preset.presample_benchmark, k=preset.k, temperature=preset.presample_temperature,

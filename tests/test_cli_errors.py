@@ -2,8 +2,10 @@
 no traceback (``--debug`` shows it), and nothing half-written."""
 
 import os
+import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -139,12 +141,88 @@ def test_debug_shows_the_traceback(tmp_path):
     assert res.returncode != 0 and "Traceback" in res.stderr and "unknown task 'nope_len'" in res.stderr
 
 
-def test_every_command_has_help(capsys):
-    for cmd in (["--help"], ["eval", "--help"], ["grade", "--help"], ["presample", "--help"], ["train", "--help"],
-                ["run", "--help"], ["report", "--help"], ["analyze", "length", "--help"], ["toy", "build", "--help"],
-                ["tasks-path", "--help"]):
-        main(cmd)
-        assert "Usage" in capsys.readouterr().out
+def _commands(group, path=()):
+    """Every command and group of the CLI, as argument paths (lm-eval hands its --help to lm_eval)."""
+    yield path
+    for name, cmd in getattr(group, "commands", {}).items():
+        if cmd.add_help_option:
+            yield from _commands(cmd, (*path, name))
+
+
+def test_every_command_has_help_and_h_and_no_placeholder_on_switches(capsys):
+    import typer.main
+
+    from pruneeval.cli import app
+
+    root = typer.main.get_command(app)
+    paths = list(_commands(root))
+    assert {("eval",), ("run",), ("toy", "build"), ("analyze", "length")} <= set(paths)
+    for path in paths:
+        main([*path, "--help"])
+        out = capsys.readouterr().out
+        main([*path, "-h"])
+        assert capsys.readouterr().out == out and out.startswith("Usage: ")
+        assert "-h, --help" in out and "<bool>" not in out, out  # a switch takes no value
+
+
+def _refused_quickly(args, env, cwd):
+    """Run the CLI in a subprocess; return (exit status, stderr lines, seconds)."""
+    t0 = time.perf_counter()
+    res = subprocess.run([sys.executable, "-m", "pruneeval.cli", *args], capture_output=True, text=True, cwd=cwd,
+                         env=env, timeout=60)
+    return res.returncode, res.stderr.strip().splitlines(), time.perf_counter() - t0
+
+
+@pytest.mark.parametrize("hub", ["HF_HUB_OFFLINE=1", "HF_ENDPOINT=http://127.0.0.1:9"])  # offline; no connection
+@pytest.mark.parametrize("args", [["run"], ["eval"], ["presample"], ["train", "--method", "sft", "--presample", "x"]],
+                         ids=lambda a: a[0])
+def test_unreachable_hub_model_fails_in_one_line_in_seconds_writing_nothing(args, hub, tmp_path, data_dir):
+    cwd, home = tmp_path / "cwd", tmp_path / "home"
+    cwd.mkdir()
+    key, _, value = hub.partition("=")
+    env = {**os.environ, "PRUNEEVAL_DATA_DIR": str(data_dir), "PRUNEEVAL_HOME": str(home),
+           "HF_HOME": str(tmp_path / "hf"), key: value}  # an empty hub cache
+    env.pop("HF_HUB_CACHE", None)
+    code, err, seconds = _refused_quickly([*args, "--model", "QwQ-32B-Preview"], env, cwd)
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith("error: model 'Qwen/QwQ-32B-Preview': not a local directory, not in the hub cache")
+    assert ("HF_HUB_OFFLINE is set" if key == "HF_HUB_OFFLINE" else "the hub is unreachable") in err[0]
+    assert seconds < 5, seconds
+    assert not any(cwd.iterdir()) and not home.exists()
+
+
+def test_hub_model_in_the_hub_cache_runs_offline(tiny_model, tmp_path, data_dir):
+    """The check is real, not a refusal of every hub id: a cached model passes it and loads offline."""
+    snapshot = tmp_path / "hf" / "hub" / "models--pruneeval--tiny" / "snapshots" / ("0" * 40)
+    shutil.copytree(tiny_model, snapshot)
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("0" * 40)
+    env = {**os.environ, "PRUNEEVAL_DATA_DIR": str(data_dir), "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}
+    env.pop("HF_HUB_CACHE", None)
+    res = subprocess.run([sys.executable, "-m", "pruneeval.cli", "eval", "--model", "pruneeval/tiny", "--tasks",
+                          "gsm8k_len", "--limit", "1", "--max-tokens", "4", "--out", str(tmp_path / "out")],
+                         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "out" / "gsm8k_len" / "summary.json").is_file()
+
+
+@pytest.mark.parametrize("preset, task, warning", [
+    ("toy", "gsm8k_len", "warning: the toy reasoner reads only the toy world's arithmetic; expect ~0% on gsm8k_len"),
+    (None, "toy_len", "warning: toy_len is the toy world's arithmetic, which only the toy reasoner"),
+    ("toy", "toy_len", None),
+    (None, "gsm8k_len", None),
+])
+def test_one_warning_line_when_model_and_world_do_not_match(preset, task, warning, tiny_model, tmp_path, data_dir,
+                                                           monkeypatch, capsys):
+    """``--preset toy`` is how the toy reasoner (or a checkpoint trained from it) is evaluated."""
+    monkeypatch.setenv("PRUNEEVAL_DATA_DIR", str(data_dir))
+    main(["eval", "--model", str(tiny_model), *(["--preset", preset] if preset else []), "--tasks", task,
+          "--limit", "1", "--max-tokens", "4", "--out", str(tmp_path)])
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning")]
+    if warning is None:
+        assert warnings == []
+    else:
+        assert len(warnings) == 1 and warnings[0].startswith(warning), warnings
 
 
 def test_refused_run_writes_nothing(tmp_path, capsys):

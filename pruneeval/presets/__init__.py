@@ -6,12 +6,13 @@ preset gets the generic preset with ``model`` set to it.  Unknown YAML keys are 
 from __future__ import annotations
 
 import dataclasses
+import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import yaml
 
-from ..errors import UserError
+from ..errors import UserError, first_line
 from ..options import option
 
 HERE = Path(__file__).parent
@@ -109,11 +110,71 @@ def model_path(preset: Preset) -> str:
         from ..toy.build import ensure_toy_model
 
         return str(ensure_toy_model())
+    check_model(preset, hub=False)
+    p = Path(preset.model).expanduser()
+    return str(p) if p.exists() else preset.model
+
+
+def check_model(preset: Preset, hub: bool = True) -> None:
+    """Fail now, in one line, when the preset's model cannot load: a local dir without config.json,
+    a name that is no dir, preset or hub id, or (``hub``) a hub id that is neither in the local hub
+    cache nor answering on the hub.  The toy reasoner always loads (it is built on first use)."""
+    if preset.model == "toy":
+        return
     p = Path(preset.model).expanduser()
     if p.exists():
         if not (p / "config.json").is_file():
             raise UserError(f"{p}: not a model directory (no config.json)")
-        return str(p)
+        return
     if preset.model.startswith((".", "/", "~")) or preset.model.count("/") != 1:
         raise UserError(f"model {preset.model!r}: no such directory, preset ({', '.join(names())}) or hub id")
-    return preset.model
+    if hub:
+        _check_hub(preset.model, preset.revision or None)
+
+
+HUB_TIMEOUT_S = 3.0  # one request, no retries: an unreachable hub is reported in seconds
+
+
+def _check_hub(repo: str, revision: str | None) -> None:
+    """The hub cache has the model's config.json, or the hub answers for it (one HEAD request)."""
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url, try_to_load_from_cache
+    from huggingface_hub.errors import (EntryNotFoundError, GatedRepoError, HfHubHTTPError,
+                                        RepositoryNotFoundError, RevisionNotFoundError)
+
+    if isinstance(try_to_load_from_cache(repo, "config.json", revision=revision), str):
+        return
+    missing = f"model {repo!r}: not a local directory, not in the hub cache ({constants.HF_HUB_CACHE})"
+    fill = f"pass a local model dir, fill the hub cache (`hf download {repo}` where the hub is reachable)"
+    if constants.HF_HUB_OFFLINE:
+        raise UserError(f"{missing}, and HF_HUB_OFFLINE is set; {fill} or unset HF_HUB_OFFLINE")
+    try:
+        get_hf_file_metadata(hf_hub_url(repo, "config.json", revision=revision), timeout=HUB_TIMEOUT_S)
+    except GatedRepoError:
+        raise UserError(f"model {repo!r} is gated on the hub: accept its terms there, then `hf auth login`") from None
+    except RevisionNotFoundError:
+        raise UserError(f"model {repo!r}: no revision {revision!r} on the hub") from None
+    except RepositoryNotFoundError:
+        raise UserError(f"model {repo!r}: not on the hub (a private one needs `hf auth login`)") from None
+    except EntryNotFoundError:
+        raise UserError(f"model {repo!r}: no config.json on the hub (not a transformers model)") from None
+    except HfHubHTTPError as e:
+        raise UserError(f"model {repo!r}: the hub refused it ({first_line(e)})") from None
+    except Exception as e:  # no network, DNS, proxy, timeout: every way of not reaching the hub
+        raise UserError(f"{missing}, and the hub is unreachable ({type(e).__name__}: {first_line(e)}); "
+                        f"{fill} or fix the network") from None
+
+
+def warn_world_mismatch(preset: Preset, names: list[str]) -> None:
+    """One warning line on stderr when the toy reasoner (preset ``toy``) meets natural-language
+    problems, or another model the toy world's arithmetic; ``names`` are eval tasks or benchmarks."""
+    from ..benchmarks import get
+    from ..evaluate import TASKS
+
+    toy = preset.name == "toy"
+    wrong = ", ".join(n for n in names if (get(TASKS.get(n, n)).family == "toy") != toy)
+    if wrong and toy:
+        print(f"warning: the toy reasoner reads only the toy world's arithmetic; expect ~0% on {wrong}",
+              file=sys.stderr)
+    elif wrong:
+        print(f"warning: {wrong} is the toy world's arithmetic, which only the toy reasoner (--preset toy) "
+              f"reads; expect ~0% from {preset.model}", file=sys.stderr)
