@@ -51,7 +51,8 @@ def test_a_tick_at_any_signal_check_of_set_up_or_clean_up_is_harmless():
 
         def tick(frame, event, arg):
             nonlocal sent
-            if frame.f_code is code and event in ("c_call", "c_return") and signal.getsignal(signal.SIGALRM) is not handler:
+            ours = signal.getsignal(signal.SIGALRM) is not handler
+            if frame.f_code is code and event in ("c_call", "c_return") and ours:
                 if seen[0] == k:
                     signal.raise_signal(signal.SIGALRM)
                     sent = True

@@ -110,6 +110,77 @@ def test_report_writes_markdown_csv_json_and_pngs(run_dirs, tmp_path):
     assert all(c["len_hi"] < 0 for c in ci if c["method"] == "o1pruner")
 
 
+def test_report_names_sources_relative_to_the_directories_given(run_dirs, tmp_path, monkeypatch):
+    out = tmp_path / "rep"
+    write_report(run_dirs, out, console=quiet())
+    texts = {name: (out / name).read_text() for name in ("leaderboard.md", "leaderboard.csv", "leaderboard.json")}
+    for name, text in texts.items():
+        assert str(tmp_path) not in text and str(tmp_path.name) not in text, name
+    doc = json.loads(texts["leaderboard.json"])
+    assert doc["sources"] == sorted(f"{d}/{m}/{t}" for d, m in (("run1/eval", "baseline"), ("run1/eval", "o1pruner"),
+                                                                  ("ev2", "sft"), ("ev2", "prompt"))
+                                    for t in ("math_len", "gsm8k_len"))
+    assert doc["files"] == ["leaderboard.md", "leaderboard.csv", "leaderboard.json", "pareto_toy.png", "gen_time.png"]
+    o1 = next(r for r in doc["models"][0]["rows"] if r["method"] == "o1pruner")
+    assert o1["cells"]["math"]["source"] == "run1/eval/o1pruner/math_len"
+    assert "- run1/eval/o1pruner/math\\_len" in texts["leaderboard.md"]
+    rows = {r["method"]: r for r in csv.DictReader(io.StringIO(texts["leaderboard.csv"]))}
+    assert rows["sft"]["gsm8k.source"] == "ev2/sft/gsm8k_len" and "average.source" not in rows["sft"]
+    monkeypatch.chdir(run_dirs[0] / "eval")  # "." is named by its own name, as run.py's <run>/eval is
+    doc = write_report([Path(".")], tmp_path / "rep2", console=quiet(), plots=False)
+    assert doc["sources"] == ["eval/baseline/gsm8k_len", "eval/baseline/math_len", "eval/o1pruner/gsm8k_len",
+                              "eval/o1pruner/math_len"]
+
+
+def _fig_points(ax) -> dict:
+    """Method -> the (x, y) plotted by a Pareto panel's scatter for it."""
+    return {c.get_label(): tuple(c.get_offsets()[0]) for c in ax.collections}
+
+
+def _same_points(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(a[k] == pytest.approx(b[k]) for k in a)
+
+
+def test_pareto_average_panel_plots_each_methods_mean_over_datasets(run_dirs, tmp_path):
+    from pruneeval.report.plots import pareto_figure
+    block = write_report(run_dirs, tmp_path / "rep", console=quiet(), plots=False)["models"][0]
+    fig = pareto_figure(block)
+    axes = fig.axes
+    assert [ax.get_title() for ax in axes] == ["MATH", "GSM8K", "Average of 2 datasets"]
+    for ax, ds in zip(axes[:2], block["datasets"]):
+        assert _same_points(_fig_points(ax), {r["method"]: (r["cells"][ds]["length"], 100 * r["cells"][ds]["acc"])
+                                              for r in block["rows"]})
+    means = {m: (sum(x for x, _ in pts) / 2, sum(y for _, y in pts) / 2)
+             for m, pts in _fig_points_by_method(axes[:2]).items()}
+    assert _same_points(_fig_points(axes[2]), means)
+    # the test data's methods (METHODS) differ on the average: it repeats no dataset panel
+    assert not _same_points(_fig_points(axes[2]), _fig_points(axes[0]))
+    # O1-Pruner dominates every panel: a one-point front, no front line drawn and none in the legend
+    assert not any(line.get_linestyle() == "--" for ax in axes for line in ax.lines)
+    assert [t.get_text() for t in fig.legends[0].get_texts()][-1] == "on the Pareto front"
+
+
+def _fig_points_by_method(axes) -> dict:
+    out: dict = {}
+    for ax in axes:
+        for m, xy in _fig_points(ax).items():
+            out.setdefault(m, []).append(xy)
+    return out
+
+
+def test_pareto_single_dataset_has_no_average_panel_and_draws_its_front():
+    import pandas as pd
+    from pruneeval.report.plots import pareto_figure
+    from pruneeval.report.tables import leaderboard
+    df = pd.DataFrame([{"model": "m", "method": m, "dataset": "toy", "acc": a, "length": n, "gen_time_s": 1.0}
+                       for m, a, n in (("baseline", 0.9, 100.0), ("sft", 0.8, 50.0), ("dpo", 0.5, 80.0))])
+    fig = pareto_figure(leaderboard(df)["models"][0])
+    assert [ax.get_title() for ax in fig.axes] == ["Toy"]
+    front = [line for line in fig.axes[0].lines if line.get_linestyle() == "--"]
+    assert len(front) == 1 and sorted(front[0].get_xdata()) == [50.0, 100.0]
+    assert [t.get_text() for t in fig.legends[0].get_texts()][-2:] == ["on the Pareto front", "Pareto front"]
+
+
 def test_report_printed_variant_and_terminal_table(run_dirs, tmp_path):
     console = quiet()
     paper = write_report(run_dirs, tmp_path / "a", console=quiet(), plots=False)
@@ -145,7 +216,8 @@ def test_duplicate_results_keep_the_first_and_warn(run_dirs, tmp_path):
     import shutil
     shutil.copytree(run_dirs[0], tmp_path / "run_copy")
     board = write_report([*run_dirs, tmp_path / "run_copy"], tmp_path / "o", console=quiet(), plots=False)
-    assert any("duplicate result" in w for w in board["warnings"])
+    assert any("duplicate result" in w and "ignoring run_copy/eval/" in w for w in board["warnings"])
+    assert not any(str(tmp_path) in w for w in board["warnings"])
 
 
 HOSTILE = "evil|model\n# Heading `code` <script>alert(1)</script> [x](http://e) *b* _i_ $a^{\\frac$"
@@ -227,6 +299,29 @@ def test_analyze_length_table1_difficulty_and_png(tmp_path):
     assert "| all problems, n=3: accuracy (%) | 100.0 | 83.3 | 66.7 | 50.0 |" in md
     assert "Interval 4 (longest)" in console.file.getvalue()
     assert json.loads((tmp_path / "ana" / "length_analysis.json").read_text())["model"] == "toy"
+
+
+def test_analysis_says_the_difficulty_groups_overlap_and_names_files_relative(tmp_path):
+    """The overlap is stated in the markdown, the JSON, the terminal table and the figure itself."""
+    import matplotlib.text
+    from pruneeval.report.analyze import DIFFICULTY_NOTE, by_problem
+    from pruneeval.report.plots import length_accuracy_figure
+    d = _presample(tmp_path)
+    console = quiet()
+    res = analyze_length(d, tmp_path / "ana", console=console)
+    assert sum(g["n_problems"] for g in res["difficulty"]) == 6 > res["n_problems"] == 4
+    doc = json.loads((tmp_path / "ana" / "length_analysis.json").read_text())
+    assert doc["difficulty_note"] == DIFFICULTY_NOTE and "overlap" in DIFFICULTY_NOTE
+    assert DIFFICULTY_NOTE in (tmp_path / "ana" / "length_analysis.md").read_text()
+    assert "overlapping groups" in console.file.getvalue()
+    groups = by_problem(RecordStore(d / "samples.jsonl").load())
+    fig = length_accuracy_figure(res, {(e["benchmark"], e["problem_id"]): groups[(e["benchmark"], e["problem_id"])]
+                                       for e in res["examples"]})
+    texts = [" ".join(t.get_text().split()) for t in fig.findobj(matplotlib.text.Text)]
+    assert "Difficulty split by pass rate (groups overlap)" in texts and DIFFICULTY_NOTE in texts
+    assert doc["files"] == ["presample/samples.jsonl"]
+    assert doc["files_written"] == ["length_analysis.md", "length_analysis.json", "length_accuracy.png"]
+    assert str(tmp_path) not in (tmp_path / "ana" / "length_analysis.md").read_text()
 
 
 def test_analyze_length_accepts_a_file_and_splits_unevenly(tmp_path):

@@ -15,10 +15,13 @@ from rich.text import Text
 
 from ..errors import UserError
 from ..records import RecordStore, SampleRecord, write_json_atomic
+from .collect import source_name
 from .markdown import md_escape, md_table
 
 # (label, low, high): pass-rate groups, closed intervals, overlapping as in the paper's Fig. 4
 DIFFICULTY_GROUPS = (("0-40%", 0.0, 0.4), ("30-70%", 0.3, 0.7), ("60-100%", 0.6, 1.0))
+DIFFICULTY_NOTE = ("The pass-rate groups overlap, as in the paper's Fig. 4: a problem with a pass rate of 30-40% "
+                   "or 60-70% is in two groups, so the groups' problem counts can add up to more than the problems.")
 _EPS = 1e-9
 
 
@@ -139,8 +142,8 @@ def render_markdown(result: dict) -> str:
         f"than {k} samples left out).", "",
         md_table(heads, rows, "l" + "r" * k), "",
         "## Difficulty split (behind the paper's Fig. 4)", "",
-        "Problems grouped by the reference model's pass rate over its samples; the ranges overlap as in the "
-        "paper. Accuracy and mean length are over each group's samples; the problem ids are in the JSON.", "",
+        "Problems grouped by the reference model's pass rate over its samples. " + DIFFICULTY_NOTE + " Accuracy "
+        "and mean length are over each group's samples; the problem ids are in the JSON.", "",
         md_table(["Pass-rate group", "Problems", "Samples", "Accuracy (%)", "Mean tokens"], diff), "",
         f"![Per-problem accuracy against length]({result['png']})" if result.get("png") else "", ""])
 
@@ -156,7 +159,8 @@ def print_result(result: dict, console: Console) -> None:
         t.add_row(Text(f"{name} (n={tab['n_problems']}) acc %"), *[_pct(a) for a in tab["accuracy"]])
         t.add_row(Text(f"{name} mean tokens"), *[("—" if x != x else f"{x:.0f}") for x in tab["mean_tokens"]])
     console.print(t)
-    d = Table(title=Text(f"{result['model']}: difficulty split by pass rate"))
+    d = Table(title=Text(f"{result['model']}: difficulty split by pass rate (overlapping groups)"),
+              caption=DIFFICULTY_NOTE)
     for c in ("Group", "Problems", "Samples", "Accuracy %", "Mean tokens"):
         d.add_column(c, justify="left" if c == "Group" else "right")
     for g in result["difficulty"]:
@@ -169,7 +173,8 @@ def analyze_length(path: Path, out: Path | None = None, *, n_intervals: int = 4,
                    console: Console | None = None) -> dict:
     """Table 1, Figure 1 and the difficulty split of the samples under ``path``; writes
     length_analysis.md, length_analysis.json and length_accuracy.png into ``out``
-    (default: ``<dir>/length_analysis``), prints the tables, returns the JSON document."""
+    (default: ``<dir>/length_analysis``), prints the tables, returns the JSON document.  The sample
+    files are named relative to ``path`` (``collect.source_name``), the files written by name."""
     if n_intervals < 1:
         raise UserError("the number of length intervals must be at least 1")
     records, files, model = load_samples(Path(path))
@@ -179,10 +184,10 @@ def analyze_length(path: Path, out: Path | None = None, *, n_intervals: int = 4,
     out = Path(out) if out is not None else base / "length_analysis"
     out.mkdir(parents=True, exist_ok=True)
     examples = example_problems(groups, n_examples, n_intervals)
-    result = {"model": model, "files": [str(f) for f in files], "n_records": len(records),
+    result = {"model": model, "files": [source_name(f, path) for f in files], "n_records": len(records),
               "n_problems": len(groups), "n_intervals": n_intervals,
               "table1": length_intervals(groups, n_intervals), "table1_mixed": length_intervals(mixed, n_intervals),
-              "difficulty": difficulty_split(groups),
+              "difficulty": difficulty_split(groups), "difficulty_note": DIFFICULTY_NOTE,
               "examples": [{"benchmark": b, "problem_id": p, "pass_rate": pass_rate(groups[(b, p)]),
                             "intervals": [{"accuracy": statistics.fmean(r.correct for r in c),
                                            "mean_tokens": statistics.fmean(r.n_tokens for r in c)}
@@ -194,7 +199,7 @@ def analyze_length(path: Path, out: Path | None = None, *, n_intervals: int = 4,
     result["png"] = png.name
     (out / "length_analysis.md").write_text(render_markdown(result))
     from .leaderboard import jsonable
-    result["files_written"] = [str(out / "length_analysis.md"), str(out / "length_analysis.json"), str(png)]
+    result["files_written"] = ["length_analysis.md", "length_analysis.json", png.name]  # in ``out``
     write_json_atomic(out / "length_analysis.json", jsonable(result))
     print_result(result, console or Console())
     return result

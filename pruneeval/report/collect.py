@@ -1,9 +1,13 @@
 """Find and load evaluation results: ``<task>/summary.json`` (+ ``samples.jsonl``) under eval
-and run directories. One Entry per (base model, method, dataset)."""
+and run directories. One Entry per (base model, method, dataset).
+
+Reports name their sources with ``source_name``: the directory given to the report and the path
+under it (``runall/eval/o1pruner/toy_len``), never an absolute path of the machine that wrote them."""
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -23,6 +27,7 @@ class Entry:
     task: str  # e.g. "gsm8k_len"
     summary: dict
     task_dir: Path
+    source: str = ""  # task_dir as reports name it (``source_name``)
     _records: list[SampleRecord] | None = field(default=None, repr=False)
 
     @property
@@ -49,6 +54,14 @@ def _read_json(path: Path) -> dict:
     if not isinstance(obj, dict):
         raise UserError(f"{path}: expected a JSON object")
     return obj
+
+
+def source_name(path: Path, given: Path) -> str:
+    """``path`` (found under the directory or file ``given`` to a report) named relative to the
+    directory holding ``given``: ``given``'s own name, then the path under it."""
+    anchor = Path(os.path.abspath(given))
+    anchor = anchor if anchor.is_dir() else anchor.parent
+    return Path(os.path.relpath(os.path.abspath(path), anchor.parent)).as_posix()
 
 
 def _entry(path: Path) -> Entry | None:
@@ -81,11 +94,12 @@ def collect_entries(dirs: Sequence[Path]) -> tuple[list[Entry], list[str]]:
             e = _entry(path)
             if e is None:
                 continue
+            e.source = source_name(e.task_dir, d)
             key = (e.model, e.method, e.dataset)
             if key in entries:
                 if entries[key].task_dir.resolve() != e.task_dir.resolve():
                     warnings.append(f"duplicate result for model {e.model}, method {e.method}, "
-                                    f"{e.dataset}: using {entries[key].task_dir}, ignoring {e.task_dir}")
+                                    f"{e.dataset}: using {entries[key].source}, ignoring {e.source}")
                 continue
             entries[key] = e
     if not entries:

@@ -45,14 +45,15 @@ def write_report(dirs: Sequence[Path], out: Path, baseline: str = "baseline", ae
     """Leaderboards (the paper's Table 2 layout) of every eval/run directory in ``dirs``.
 
     Writes ``out``/leaderboard.md, leaderboard.csv, leaderboard.json, pareto_<model>.png and
-    gen_time.png, prints the tables, and returns the JSON document (with a "files" list)."""
+    gen_time.png, prints the tables, and returns the JSON document (with a "files" list).  Sources
+    are named relative to the directories given (``collect.source_name``), files by their names."""
     if aes_variant not in AES_VARIANTS:
         raise UserError(f"unknown AES variant {aes_variant!r}; choose one of {', '.join(AES_VARIANTS)}")
     entries, warnings = collect_entries([Path(d) for d in dirs])
     board = leaderboard(long_frame(entries), baseline=baseline, variant=aes_variant, alpha=alpha, beta=beta,
                         gamma=gamma)
     board["warnings"] = warnings + board["warnings"]
-    board["sources"] = sorted({str(e.task_dir) for e in entries})
+    board["sources"] = sorted({e.source for e in entries})
     order = {(b["model"], r["method"], ds): (i, j, k) for i, b in enumerate(board["models"])
              for j, r in enumerate(b["rows"]) for k, ds in enumerate(b["datasets"])}
     ci = sorted((c for c in intervals(entries, baseline=baseline, n_boot=n_boot, seed=seed)
@@ -77,7 +78,7 @@ def write_report(dirs: Sequence[Path], out: Path, baseline: str = "baseline", ae
     csv = out / "leaderboard.csv"
     wide_csv_frame(board).to_csv(csv, index=False, float_format="%.6g")
     files = [md, csv, out / "leaderboard.json", *files]
-    board["files"] = [str(f) for f in files]
+    board["files"] = [f.name for f in files]  # relative to the report's own directory
     write_json_atomic(out / "leaderboard.json", jsonable(board))
     print_leaderboard(board, ci, console)
     return board

@@ -121,7 +121,8 @@ def render_leaderboard(board: dict, *, intervals: list[dict] | None = None, imag
     if "gen_time" in images:
         out += ["## Generation time per method", "", f"![Generation time per method]({images['gen_time']})", ""]
     if board.get("sources"):
-        out += ["## Sources", ""] + [f"- {md_escape(s)}" for s in board["sources"]] + [""]
+        out += ["## Sources", "", "Task directories, named by the directory given to the report and the path "
+                "under it.", ""] + [f"- {md_escape(s)}" for s in board["sources"]] + [""]
     if board.get("warnings"):
         out += ["## Warnings", ""] + [f"- {md_escape(w)}" for w in board["warnings"]] + [""]
     return "\n".join(out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -33,13 +34,22 @@ def _grid(n: int, w: float = 4.6, h: float = 3.8) -> tuple[Figure, list]:
     return fig, axes
 
 
-def plot_pareto(block: dict, path: Path) -> Path:
-    """Accuracy against mean tokens per method, one panel per dataset and the average, the
-    Pareto front (shorter and more accurate is better) drawn and ringed."""
-    cols = [*block["datasets"], AVERAGE]
+def pareto_columns(block: dict) -> list[str]:
+    """The panels of a Pareto figure: each dataset, then the average over them (not with a single
+    dataset, where it would repeat that dataset's panel)."""
+    return [*block["datasets"], AVERAGE] if len(block["datasets"]) > 1 else list(block["datasets"])
+
+
+def pareto_figure(block: dict) -> Figure:
+    """Accuracy against mean tokens per method, one panel per dataset and one for the average over
+    the datasets (the leaderboard's average columns: per method, the mean of its datasets'
+    accuracy and length); the Pareto front (shorter and more accurate is better) ringed, and drawn
+    as a line where it has two points or more."""
+    cols = pareto_columns(block)
     methods = [r["method"] for r in block["rows"]]
     style = _style(methods)
     fig, axes = _grid(len(cols))
+    drew_front = False
     for ax, col in zip(axes, cols):
         pts = []
         for i, r in enumerate(block["rows"]):
@@ -50,7 +60,7 @@ def plot_pareto(block: dict, path: Path) -> Path:
             x, y = c["length"], 100 * c["acc"]
             on = r["pareto"][col]
             ax.scatter([x], [y], s=90 if on else 60, color=color, marker=marker, zorder=3,
-                       edgecolors="black" if on else "none", linewidths=1.6)
+                       edgecolors="black" if on else "none", linewidths=1.6, label=r["method"])
             ax.annotate(plain(method_name(r["method"])), (x, y), textcoords="offset points",
                         xytext=(6, 5) if i % 2 == 0 else (6, -13), fontsize=8.5)  # alternate: fewer overlaps
             if on:
@@ -59,7 +69,9 @@ def plot_pareto(block: dict, path: Path) -> Path:
         if len(pts) > 1:
             ax.step([p[0] for p in pts], [p[1] for p in pts], where="post", ls="--", color="0.45", lw=1.2,
                     zorder=2)
-        ax.set_title(plain(dataset_name(col)), fontsize=11)
+            drew_front = True
+        title = f"Average of {len(block['datasets'])} datasets" if col == AVERAGE else dataset_name(col)
+        ax.set_title(plain(title), fontsize=11)
         ax.set_xlabel("Mean generated tokens")
         ax.set_ylabel("Accuracy (%)")
         ax.grid(alpha=0.3)
@@ -67,12 +79,20 @@ def plot_pareto(block: dict, path: Path) -> Path:
     from matplotlib.lines import Line2D
     handles = [Line2D([], [], ls="", marker=style[m][1], color=style[m][0], markersize=8) for m in methods]
     handles += [Line2D([], [], ls="", marker="o", markerfacecolor="none", markeredgecolor="black", markersize=9,
-                       markeredgewidth=1.6), Line2D([], [], ls="--", color="0.45")]
-    labels = [plain(method_name(m)) for m in methods] + ["on the Pareto front", "Pareto front"]
+                       markeredgewidth=1.6)]
+    labels = [plain(method_name(m)) for m in methods] + ["on the Pareto front"]
+    if drew_front:
+        handles.append(Line2D([], [], ls="--", color="0.45"))
+        labels.append("Pareto front")
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 7), frameon=False, fontsize=9)
     fig.suptitle(f"{plain(block['model'])}: accuracy vs length (ringed: Pareto front)", fontsize=12)
     fig.tight_layout(rect=(0, 0.07, 1, 0.95))
-    fig.savefig(path)
+    return fig
+
+
+def plot_pareto(block: dict, path: Path) -> Path:
+    """``pareto_figure`` saved as a PNG at ``path``."""
+    pareto_figure(block).savefig(path)
     return path
 
 
@@ -109,6 +129,12 @@ def plot_gen_time(board: dict, path: Path) -> Path:
 
 
 def plot_length_accuracy(result: dict, examples: dict, path: Path) -> Path:
+    """``length_accuracy_figure`` saved as a PNG at ``path``."""
+    length_accuracy_figure(result, examples).savefig(path)
+    return path
+
+
+def length_accuracy_figure(result: dict, examples: dict) -> Figure:
     """The paper's Figure 1 and Table 1 in one figure: top left, accuracy by within-problem
     length interval; top right, the difficulty groups; below, for a handful of problems with
     mixed outcomes, every sample's length and correctness with the interval accuracy drawn over."""
@@ -154,7 +180,9 @@ def plot_length_accuracy(result: dict, examples: dict, path: Path) -> Path:
     tw.set_ylim(0, 1.6 * peak)  # keep the line clear of the legend
     for i, g in enumerate(groups):
         ax.annotate(f"n={g['n_problems']}", (i, 2), ha="center", fontsize=8, color="white")
-    ax.set_title("Difficulty split by pass rate", fontsize=11)
+    ax.set_title("Difficulty split by pass rate (groups overlap)", fontsize=11)
+    ax.annotate(textwrap.fill(result["difficulty_note"], 60), (0, 0), xycoords="axes fraction", xytext=(0, -42),
+                textcoords="offset points", va="top", fontsize=7.5, color="0.3")
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = tw.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper left")
@@ -182,8 +210,7 @@ def plot_length_accuracy(result: dict, examples: dict, path: Path) -> Path:
     fig.suptitle(plain(f"{result['model']}: accuracy against length ({result['n_problems']} problems, "
                        f"{result['n_records']} samples)"), fontsize=12)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
-    fig.savefig(path)
-    return path
+    return fig
 
 
 def _split(samples, k):

@@ -37,11 +37,12 @@ def _ordered(values: Iterable[str], preferred: Sequence[str]) -> list[str]:
 
 
 def long_frame(entries: Sequence[Entry]) -> pd.DataFrame:
-    """One row per eval entry: model, method, dataset, acc, length, gen_time_s, n_problems."""
+    """One row per eval entry: model, method, dataset, acc, length, gen_time_s, n_problems and
+    source (the task directory as reports name it, relative: ``collect.source_name``)."""
     rows = [{"model": e.model, "method": e.method, "dataset": e.dataset,
              "acc": float(e.summary["accuracy"]), "length": float(e.summary["mean_tokens"]),
              "gen_time_s": float(e.summary.get("gen_time_s") or math.nan),
-             "n_problems": e.summary.get("n_problems"), "source": str(e.task_dir)} for e in entries]
+             "n_problems": e.summary.get("n_problems"), "source": e.source} for e in entries]
     return pd.DataFrame(rows)
 
 
@@ -92,6 +93,8 @@ def model_table(df: pd.DataFrame, *, baseline: str, variant: str, alpha: float, 
             acc, length = float(m.at[ds, "acc"]), float(m.at[ds, "length"])
             cells[ds] = {"acc": acc, "length": length,
                          "aes": _safe_aes(float(base.at[ds, "acc"]), float(base.at[ds, "length"]), acc, length, **kw)}
+            if "source" in m.columns:
+                cells[ds]["source"] = str(m.at[ds, "source"])
         missing = [ds for ds in datasets if ds not in m.index]
         if missing:
             warnings.append(f"model {model}, method {method}: no result for {', '.join(missing)}; average left blank")
@@ -149,7 +152,8 @@ def intervals(entries: Sequence[Entry], *, baseline: str, n_boot: int = 2000, se
 
 def wide_csv_frame(board: dict) -> pd.DataFrame:
     """The leaderboard as one flat table: a row per (model, method), columns
-    ``<dataset>.acc_pct``, ``<dataset>.length``, ``<dataset>.aes`` for each dataset and the average."""
+    ``<dataset>.acc_pct``, ``<dataset>.length``, ``<dataset>.aes`` for each dataset and the average,
+    and ``<dataset>.source`` (the relative task directory) where the results name one."""
     rows = []
     for block in board["models"]:
         for r in block["rows"]:
@@ -157,6 +161,8 @@ def wide_csv_frame(board: dict) -> pd.DataFrame:
             for ds in [*block["datasets"], AVERAGE]:
                 c = r["average"] if ds == AVERAGE else r["cells"][ds]
                 row |= {f"{ds}.acc_pct": 100 * c["acc"], f"{ds}.length": c["length"], f"{ds}.aes": c["aes"]}
+                if "source" in c:
+                    row[f"{ds}.source"] = c["source"]
             gt = next((g for g in block["gen_time"] if g["method"] == r["method"]), None)
             if gt is not None:
                 row["gen_time_s"] = gt["total_s"]
