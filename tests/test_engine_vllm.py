@@ -16,7 +16,7 @@ import pytest
 pytest.importorskip("vllm")
 pytestmark = pytest.mark.slow
 
-from vllm_server import NUMERIC_TIE, agreement  # noqa: E402
+from vllm_server import NUMERIC_TIE, agreement, assert_same_records  # noqa: E402
 
 from pruneeval import presets  # noqa: E402
 from pruneeval.benchmarks import load  # noqa: E402
@@ -74,13 +74,15 @@ def test_greedy_equals_hf_and_counts_are_exact(engine, hf):
     assert d["engine"] == "vllm" and d["tensor_parallel_size"] == 1 and d["latency"].startswith("request metrics")
 
 
-def test_eval_task_through_vllm(engine, tmp_path):
-    summary = evaluate_task(engine, "toy_len", tmp_path, PROMPT, Sampling(max_tokens=PRESET.max_tokens), limit=8,
-                            model_name="toy", grade_workers=1)
-    records = RecordStore(tmp_path / "toy_len" / "samples.jsonl").load()
+def test_eval_task_through_vllm(engine, hf, tmp_path):
+    s = Sampling(max_tokens=PRESET.max_tokens)
+    summary = evaluate_task(engine, "toy_len", tmp_path / "vllm", PROMPT, s, limit=8, model_name="toy",
+                            grade_workers=1)
+    evaluate_task(hf, "toy_len", tmp_path / "hf", PROMPT, s, limit=8, model_name="toy", grade_workers=1)
+    records, ref = (RecordStore(tmp_path / d / "toy_len" / "samples.jsonl").load() for d in ("vllm", "hf"))
     assert len(records) == 8 and all(r.n_tokens > 0 and r.latency_s > 0 for r in records)
     assert summary["manifest"]["engine"]["engine"] == "vllm"
-    assert sum(r.correct for r in records) >= 6  # the toy reasoner solves most of its problems
+    assert_same_records(hf, ref, records, min_same=6)  # same outputs, counts and grades as the hf engine
 
 
 def test_presample_sends_one_request_with_n_per_problem(engine, tmp_path, monkeypatch):

@@ -98,3 +98,24 @@ def agreement(hf_engine, prompts: list, reference: list, other: list) -> tuple[i
         else:
             diffs.append((i, *divergence(hf_engine, prompts[i], x, y)))
     return same, diffs
+
+
+def assert_same_records(hf_engine, reference: list, other: list, min_same: int) -> None:
+    """Two engines' eval records of the same problems agree: an identical output has the same count,
+    finish reason and grade; a different one starts at a float near-tie (see :func:`divergence`).
+    Holds for any valid model, whatever share of the problems it solves."""
+    from types import SimpleNamespace
+
+    same = 0
+    for x, y in zip(reference, other, strict=True):
+        assert x.problem_id == y.problem_id
+        if x.output == y.output:
+            same += 1
+            assert (x.n_tokens, x.finish_reason, x.extracted, x.correct) == \
+                (y.n_tokens, y.finish_reason, y.extracted, y.correct)
+            continue
+        ids = [hf_engine.tokenizer(r.output, add_special_tokens=False)["input_ids"] for r in (x, y)]
+        a, b = (SimpleNamespace(token_ids=i, finish_reason=r.finish_reason) for i, r in zip(ids, (x, y)))
+        k, gap = divergence(hf_engine, x.prompt, a, b)
+        assert gap < NUMERIC_TIE, (x.problem_id, k, gap)
+    assert same >= min_same, f"only {same} of {len(reference)} outputs identical"
