@@ -314,6 +314,7 @@ def _with_deadline(fn, seconds: float):
         armed[0] = False  # from here on a late tick does nothing (and this frame is out of scope)
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+        me = None  # fire's reference to this frame made a cycle: every grading left garbage behind
         if prev[0] > 0:
             signal.setitimer(signal.ITIMER_REAL, max(prev[0] - (time.monotonic() - start), 1e-3), prev[1])
 
