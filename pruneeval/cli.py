@@ -20,6 +20,8 @@ toy_app = typer.Typer(no_args_is_help=True, help="The embedded toy long-thought 
 app.add_typer(toy_app, name="toy")
 analyze_app = typer.Typer(no_args_is_help=True, help="The paper's analyses of sampled records.")
 app.add_typer(analyze_app, name="analyze")
+tasks_app = typer.Typer(no_args_is_help=True, help="pruneeval's lm-eval tasks: install into lm-eval, or their path.")
+app.add_typer(tasks_app, name="tasks")
 STATE = {"debug": False}
 
 MODEL = typer.Option(None, "--model", "-m", help="preset name, hub id or local model dir (default: the toy reasoner)")
@@ -294,12 +296,34 @@ def lm_eval_cmd(ctx: typer.Context):
     return run_lm_eval(ctx.args)
 
 
-@app.command("tasks-path")
+@tasks_app.command("install")
+def tasks_install():
+    """Let stock lm_eval find pruneeval's tasks (lm_eval --tasks gsm8k_len, no --include_path)."""
+    from .lmeval_install import install
+
+    folder, names = install()
+    typer.echo(f"wrote {len(names)} task files into {folder} ({', '.join(n[:-5] for n in names)}); "
+               "undo with: pruneeval tasks uninstall")
+
+
+@tasks_app.command("uninstall")
+def tasks_uninstall():
+    """Remove what `pruneeval tasks install` wrote into lm-eval's task folder."""
+    from .lmeval_install import lm_eval_tasks_dir, uninstall
+
+    folder = uninstall()
+    typer.echo(f"removed {folder}" if folder else f"nothing to remove: not installed in {lm_eval_tasks_dir()}")
+
+
+@tasks_app.command("path")
 def tasks_path():
     """Print the directory of pruneeval's lm-eval task files (for lm_eval --include_path)."""
-    import pruneeval.tasks
+    from .lmeval_tasks import tasks_dir
 
-    typer.echo(str(Path(pruneeval.tasks.__file__).parent))
+    typer.echo(str(tasks_dir()))
+
+
+app.command("tasks-path", hidden=True, help="Same as `pruneeval tasks path`.")(tasks_path)
 
 
 def main(argv: Optional[List[str]] = None) -> None:

@@ -1,34 +1,15 @@
-"""lm-eval adapter: pruneeval's length tasks (``tasks/*.yaml``) and the ``hf_len`` model.
+"""lm-eval models over pruneeval's engines (``hf_len``, ``vllm_len``) and ``pruneeval lm-eval``.
 
-Tasks (``gsm8k_len``, ``math_len``, ``math_o1pruner_len``, ``math_full_len``, ``gaokao_len``,
-``toy_len``; group ``pruneeval_len``) declare data, prompt fields, stops and metric names in YAML
-and reach this module by ``!function``:
-
-- ``load_docs`` (their ``custom_dataset``) loads the benchmark through ``pruneeval.benchmarks``
-  (``data_dir`` from ``--metadata``, else $PRUNEEVAL_DATA_DIR, else the hub) and adds the chat
-  prompt of the model's preset, built by ``prompts.build_messages`` as ``pruneeval eval`` builds
-  it.  The preset is ``--metadata preset=NAME``, else the one matching ``pretrained`` (lm-eval
-  passes ``--model_args`` into task metadata), else the paper's prompt.  The system turn is the
-  task ``description`` and the user turn ``doc_to_text``, so lm-eval's ``--apply_chat_template``
-  renders exactly pruneeval's messages; without it a stock model gets plain text (system prompt
-  directly followed by the user turn).
-- ``process_results`` grades with ``grading.grade`` (the same call as ``pruneeval eval``) and
-  reports ``acc``, ``no_answer``, ``gen_tokens``, ``gen_tokens_retokenized`` and, when the model
-  measured them, ``truncated`` and ``latency_s``: per sample with ``--log_samples``, mean in the
-  results.  ``hf_len`` returns a ``GenText`` (a ``str`` that carries the engine's exact token
-  count, finish reason and latency; no filter of ours rebuilds the string), so its lengths are
-  exact (``gen_tokens_retokenized`` 0).  A stock model (``--model hf``, ``vllm``) returns plain
-  strings: the answer is re-tokenised with the tokenizer named by ``tokenizer`` or ``pretrained``
-  in the metadata (``gen_tokens_retokenized`` 1, what the paper's code did); its truncation and
-  latency are unknown and left out, never invented (lm-eval aggregates each metric over the
-  samples that have it, and a group over the tasks that have it).
+The tasks themselves (``tasks/*.yaml``) and what they reach by ``!function`` (docs, prompt preset,
+context cap, metrics) are in ``pruneeval.lmeval_tasks``; ``pruneeval tasks install`` (in
+``pruneeval.lmeval_install``) lets stock ``lm_eval --tasks gsm8k_len`` find them.
 
 Models: ``hf_len`` (``HFLen``) generates through ``pruneeval.engines`` (the engine applies the
-chat template itself).  A backend is one small subclass of ``EngineLM``: ``vllm_len`` will be
-``engine_name = "vllm"`` plus its ``engine_options``.  lm-eval 0.4 has no plugin mechanism, so
-run it through ``run_lm_eval`` (``pruneeval lm-eval ...``), which registers the models, adds the
-task dir and skips indexing lm-eval's own task files when only our tasks are asked for.  With
-the stock CLI: ``lm_eval --include_path "$(pruneeval tasks-path)" --tasks gsm8k_len --model hf ...``.
+chat template itself) and returns ``GenText``, so lengths are exact.  A backend is one small
+subclass of ``EngineLM``: ``vllm_len`` is ``engine_name = "vllm"`` plus its ``engine_options``.
+lm-eval 0.4.13 reads no model plugins, so run them through ``run_lm_eval`` (``pruneeval lm-eval
+...``), which registers the models, adds the task dir and skips indexing lm-eval's own task files
+when only our tasks are asked for.
 
 Several completions per problem: give a task ``repeats: K`` and a filter that keeps all K (the
 default filter keeps only the first), e.g. a YAML next to your run::
@@ -45,108 +26,21 @@ completions.  ``n`` cannot go through ``--gen_kwargs``: lm-eval wants one string
 
 from __future__ import annotations
 
-import functools
 import logging
 import sys
-from pathlib import Path
 from typing import Sequence
 
 from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
-from . import grading
 from .engines.base import Completion, Sampling
-from .prompts import build_messages
+from .lmeval_tasks import GenText, tasks_dir
 
 log = logging.getLogger(__name__)
 OUR_MODELS = ("hf_len", "vllm_len")
 
 
-def tasks_dir() -> Path:
-    """The directory of pruneeval's task YAMLs (what ``pruneeval tasks-path`` prints)."""
-    import pruneeval.tasks
-
-    return Path(pruneeval.tasks.__file__).resolve().parent
-
-
-# ---------------------------------------------------------------- task helpers (reached by !function)
-
-def load_docs(benchmark: str, pretrained=None, preset: str | None = None, tokenizer: str | None = None,
-              data_dir: str | None = None, **_metadata):
-    """The tasks' ``custom_dataset``: one doc per problem with its prompt turns and the tokenizer
-    that re-counts a stock model's answers.  Other metadata (model args, version) is ignored."""
-    import datasets
-
-    from . import benchmarks, presets
-
-    name = preset or (pretrained if isinstance(pretrained, str) else None)
-    spec = presets.resolve(name) if name else presets.Preset()
-    tok = tokenizer if isinstance(tokenizer, str) else pretrained if isinstance(pretrained, str) else ""
-    rows = []
-    for p in benchmarks.load(benchmark, data_dir):
-        msgs = build_messages(p.question, spec.system_prompt, spec.user_template)
-        rows.append({"id": p.id, "benchmark": p.benchmark, "question": p.question, "gold": p.gold,
-                     "system_prompt": msgs[0]["content"] if msgs[0]["role"] == "system" else "",
-                     "user": msgs[-1]["content"], "tokenizer": tok})
-    return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})
-
-
-def process_results(doc: dict, results: list) -> dict:
-    """Per-doc metrics; with ``repeats`` and a keep-all filter, means over the doc's completions."""
-    outs = results[0] if isinstance(results[0], (list, tuple)) else [results[0]]
-    per = [sample_metrics(doc, o) for o in outs]
-    return per[0] if len(per) == 1 else {k: sum(m[k] for m in per) / len(per) for k in per[0]}
-
-
-def sample_metrics(doc: dict, output: str) -> dict:
-    g = grading.grade(str(output), doc["gold"], doc["benchmark"])
-    m = {"acc": int(g.correct), "no_answer": int(g.extracted is None)}
-    if isinstance(output, GenText):
-        m.update(gen_tokens=output.n_tokens, gen_tokens_retokenized=0,
-                 truncated=int(output.finish_reason == "length"), latency_s=output.latency_s)
-    elif doc.get("tokenizer"):
-        n = retokenized_length(str(output), doc["tokenizer"])
-        if n is not None:
-            m.update(gen_tokens=n, gen_tokens_retokenized=1)
-    return m
-
-
-def retokenized_length(text: str, tokenizer: str) -> int | None:
-    """Tokens of ``text`` under ``tokenizer`` (no special tokens added); None if it cannot load."""
-    tok = _tokenizer(tokenizer)
-    return None if tok is None else len(tok(text, add_special_tokens=False)["input_ids"])
-
-
-@functools.lru_cache(maxsize=4)
-def _tokenizer(name: str):
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(name)
-    except (OSError, ValueError) as e:
-        log.warning("cannot load tokenizer %r to count generated tokens (%s): gen_tokens left out; "
-                    "pass --metadata tokenizer=PATH", name, str(e).splitlines()[0])
-        return None
-
-
-# ---------------------------------------------------------------- generated text with its measurements
-
-class GenText(str):
-    """A generated answer that carries the engine's exact count, finish reason and latency to
-    ``process_results`` (lm-eval passes model outputs on as they are unless a filter rebuilds them)."""
-
-    n_tokens: int
-    finish_reason: str
-    latency_s: float
-
-    def __new__(cls, text: str, n_tokens: int, finish_reason: str, latency_s: float):
-        s = super().__new__(cls, text)
-        s.n_tokens, s.finish_reason, s.latency_s = int(n_tokens), finish_reason, float(latency_s)
-        return s
-
-    def __reduce__(self):  # pickling (lm-eval's response cache) keeps the measurements
-        return (GenText, (str(self), self.n_tokens, self.finish_reason, self.latency_s))
-
+# ---------------------------------------------------------------- stop strings
 
 def stop_at(c: Completion, until: Sequence[str], decode) -> GenText:
     """``c`` cut before its first stop string.  Counting rule: a cut completion has generated the
@@ -322,6 +216,8 @@ def run_lm_eval(argv: Sequence[str]) -> int:
     from lm_eval._cli import HarnessCLI
     from lm_eval.utils import setup_logging
 
+    from . import lmeval_install
+
     argv = list(argv)
     model, include, names = _peek(argv)
     if model in OUR_MODELS and not any(a.startswith("--apply_chat_template") for a in argv):
@@ -331,13 +227,15 @@ def run_lm_eval(argv: Sequence[str]) -> int:
     base = lm_eval.tasks.TaskManager
     ours = set(base(include_path=[tasks_dir(), *include], include_defaults=False).all_tasks) if names else set()
     only_ours = bool(names) and all(n in ours for n in names)
+    installed = lmeval_install.installed()  # lm-eval's own folder then holds our tasks already
 
     class TaskManager(base):
         def __init__(self, *args, include_path=None, include_defaults=True, **kwargs):
             paths = [] if include_path is None else list(include_path) if isinstance(include_path, (list, tuple)) \
                 else [include_path]
-            super().__init__(*args, include_path=[tasks_dir(), *paths],
-                             include_defaults=include_defaults and not only_ours, **kwargs)
+            defaults = include_defaults and not only_ours
+            super().__init__(*args, include_path=[*([] if defaults and installed else [tasks_dir()]), *paths],
+                             include_defaults=defaults, **kwargs)
 
     saved = sys.argv
     sys.argv, lm_eval.tasks.TaskManager = ["lm-eval", *argv], TaskManager

@@ -1,5 +1,7 @@
-"""lm-eval adapter: tasks build through pruneeval, hf_len's exact lengths, equivalence with
-``pruneeval eval``, the re-tokenising fallback of stock models, and the stock CLI."""
+"""lm-eval adapter: tasks build through pruneeval, the prompt preset follows the model, requests fit
+the model's context, a missing dataset is one line, hf_len's exact lengths, equivalence with
+``pruneeval eval``, the re-tokenising fallback of stock models, and the stock CLI (with
+``--include_path`` or after ``pruneeval tasks install``)."""
 
 from __future__ import annotations
 
@@ -17,14 +19,18 @@ from lm_eval.tasks._yaml_loader import load_yaml
 
 from pruneeval import presets
 from pruneeval.engines import Completion, Sampling, make_engine
+from pruneeval.errors import UserError
 from pruneeval.evaluate import TASKS, PromptSpec, evaluate_task
 from pruneeval.grading import grade
-from pruneeval.lmeval import HFLen, GenText, _peek, process_results, run_lm_eval, stop_at, tasks_dir
+from pruneeval.lmeval import HFLen, _peek, run_lm_eval, stop_at
+from pruneeval.lmeval_install import FOLDER, MARKER, install, installed, uninstall
+from pruneeval.lmeval_tasks import GenText, process_results, prompt_preset, tasks_dir
 from pruneeval.records import RecordStore
 
 BIN = Path(sys.executable).parent
 MAX = 48  # generated tokens in the end-to-end runs: the tiny model mixes early stops and limits
 GROUP = ("gsm8k_len", "math_len", "gaokao_len")
+PAPER = "Marco-o1"  # the preset with the paper's prompt: given for the tiny test model, which names none
 
 
 def _read(out: Path) -> tuple[dict, dict[str, list[dict]]]:
@@ -56,8 +62,12 @@ def test_task_files_match_the_eval_runner():
     assert base["generation_kwargs"]["max_gen_toks"] == 8192
 
 
+def _tasks(**metadata) -> TaskManager:
+    return TaskManager(include_path=tasks_dir(), include_defaults=False, metadata=metadata)
+
+
 def test_every_task_builds_with_its_benchmark(data_dir):
-    tm = TaskManager(include_path=tasks_dir(), include_defaults=False, metadata={"data_dir": str(data_dir)})
+    tm = _tasks(data_dir=str(data_dir), preset=PAPER)
     loaded = tm.load(list(TASKS))
     sizes = {name: len(task.eval_docs) for name, task in loaded["tasks"].items()}
     assert {k: v for k, v in sizes.items() if k != "toy_len"} == {
@@ -67,19 +77,129 @@ def test_every_task_builds_with_its_benchmark(data_dir):
 
 
 @pytest.mark.parametrize("metadata, preset", [
-    ({"pretrained": "/some/local/model"}, None),  # unknown model: the paper's prompt
     ({"pretrained": "Qwen/QwQ-32B-Preview"}, "QwQ-32B-Preview"),
     ({"pretrained": "/models/x", "preset": "DeepSeek-R1-Distill-Qwen-7B"}, "DeepSeek-R1-Distill-Qwen-7B"),
 ])
 def test_chat_prompt_is_pruneevals(data_dir, metadata, preset):
     """With --apply_chat_template lm-eval hands over exactly the messages ``pruneeval eval`` builds."""
-    tm = TaskManager(include_path=tasks_dir(), include_defaults=False, metadata={**metadata, "data_dir": str(data_dir)})
-    task = tm.load(["math_len"])["tasks"]["math_len"]
+    task = _tasks(**metadata, data_dir=str(data_dir)).load(["math_len"])["tasks"]["math_len"]
     doc, seen = task.eval_docs[3], []
     task.fewshot_context(doc, 0, apply_chat_template=True,
                          chat_template=lambda msgs, add_generation_prompt: seen.append(msgs) or "")
-    p = presets.resolve(preset) if preset else presets.Preset()
+    p = presets.by_name(preset)
     assert seen == [PromptSpec(p.system_prompt, p.user_template).messages(doc["question"])]
+
+
+# ---------------------------------------------------------------- the prompt preset follows the model
+
+@pytest.fixture(scope="module")
+def toy_world_checkpoint(tmp_path_factory) -> Path:
+    """A dir as the trainers save a checkpoint of the toy reasoner: config and the toy tokenizer."""
+    from transformers import LlamaConfig
+
+    from pruneeval.toy.build import make_tokenizer
+
+    out = tmp_path_factory.mktemp("toy-checkpoint")
+    make_tokenizer().save_pretrained(out)
+    LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                max_position_embeddings=1024).save_pretrained(out)
+    return out
+
+
+@pytest.mark.parametrize("pretrained, expected", [
+    ("toy", "toy"), ("QwQ-32B-Preview", "QwQ-32B-Preview"), ("Qwen/QwQ-32B-Preview", "QwQ-32B-Preview"),
+    ("qwen/qwq-32b-preview", "QwQ-32B-Preview"),
+    ("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", "DeepSeek-R1-Distill-Qwen-7B"),
+])
+def test_preset_follows_a_preset_name_or_hub_id(pretrained, expected):
+    assert prompt_preset(None, pretrained) == presets.by_name(expected)
+
+
+def test_a_toy_world_model_dir_gets_the_toy_preset(toy_world_checkpoint, tmp_path):
+    """Recognised by the toy chat template of its tokenizer, wherever the dir is and whatever its name."""
+    moved = tmp_path / "QwQ-32B-Preview"  # a misleading name changes nothing
+    moved.mkdir()
+    for f in toy_world_checkpoint.iterdir():
+        (moved / f.name).write_bytes(f.read_bytes())
+    for d in (toy_world_checkpoint, moved):
+        assert prompt_preset(None, str(d)) == presets.by_name("toy")
+
+
+@pytest.mark.parametrize("pretrained", [None, "/no/such/model", "someone/unknown-model", "tiny"])
+def test_no_inferable_preset_is_refused_in_one_line(pretrained, tiny_model, capsys):
+    """No silent fallback to the paper's prompt: one line naming --metadata preset=..., exit 2."""
+    with pytest.raises(SystemExit) as e:
+        prompt_preset(None, str(tiny_model) if pretrained == "tiny" else pretrained)
+    assert e.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: no prompt preset for pretrained=") and "--metadata preset=NAME" in line
+
+
+def test_a_given_preset_wins_and_an_unknown_one_is_one_line(tiny_model, capsys):
+    assert prompt_preset("toy", str(tiny_model)) == presets.by_name("toy")
+    with pytest.raises(SystemExit):
+        prompt_preset("nope", str(tiny_model))
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: unknown preset 'nope'")
+
+
+# ---------------------------------------------------------------- requests fit the model's context
+
+def _requests(task_name: str, limit: int = 3, **metadata) -> list:
+    task = _tasks(**metadata).load([task_name])["tasks"][task_name]
+    task.build_all_requests(limit=limit)
+    return task.instances
+
+
+def test_max_gen_toks_is_capped_at_the_context_with_one_warning(tiny_model, data_dir, caplog):
+    """Stock hf's ``max_length`` model arg is the context: 8192 new tokens become what the
+    longest prompt leaves of it, the same limit for every request, with one warning line."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    reqs = _requests("gsm8k_len", pretrained=str(tiny_model), preset=PAPER, max_length=400, data_dir=str(data_dir))
+    room = 400 - max(len(tok(r.args[0])["input_ids"]) for r in reqs)
+    assert 0 < room < 400 and {r.args[1]["max_gen_toks"] for r in reqs} == {room}
+    (warning,) = [r.getMessage() for r in caplog.records if "capped" in r.getMessage()]
+    assert warning == f"warning: gsm8k_len: max_gen_toks 8192 capped at {room} (the model has 400 positions; " \
+                      f"the longest prompt takes {400 - room} tokens)"
+
+
+def test_the_models_own_positions_cap_and_a_fitting_limit_is_kept(tiny_model, toy_world_checkpoint, data_dir, caplog):
+    reqs = _requests("math_len", pretrained=str(tiny_model), preset=PAPER, data_dir=str(data_dir))
+    assert all(r.args[1]["max_gen_toks"] < 4096 for r in reqs)  # the tiny model's max_position_embeddings
+    caplog.clear()
+    reqs = _requests("toy_len", pretrained=str(toy_world_checkpoint))  # 256 fits in 1024 positions
+    assert {r.args[1]["max_gen_toks"] for r in reqs} == {256} and "capped" not in caplog.text
+
+
+def test_a_prompt_longer_than_the_context_is_refused(tiny_model, data_dir, capsys):
+    with pytest.raises(SystemExit) as e:
+        _requests("math_len", pretrained=str(tiny_model), preset=PAPER, max_length=8, data_dir=str(data_dir))
+    assert e.value.code == 2
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("error:")]
+    assert line.startswith("error: math_len: the longest prompt takes ") and line.endswith("of the model (8)")
+
+
+# ---------------------------------------------------------------- a missing dataset is one line
+
+def test_an_empty_data_dir_says_how_to_point_at_local_data(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        _tasks(preset=PAPER, data_dir=str(tmp_path)).load(["gsm8k_len"])
+    assert e.value.code == 2
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("error:")]
+    assert line.startswith(f"error: gsm8k: {tmp_path}/gsm8k/test.jsonl: benchmark file not found") and \
+        "point PRUNEEVAL_DATA_DIR (or --metadata data_dir=DIR) at a local copy" in line
+
+
+def test_no_data_dir_and_no_hub_is_one_line_not_a_traceback(tiny_model, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PRUNEEVAL_DATA_DIR"}
+    p = subprocess.run([BIN / "pruneeval", "lm-eval", "--model", "hf_len", "--model_args", f"pretrained={tiny_model}",
+                        "--tasks", "gsm8k_len", "--metadata", f"preset={PAPER}", "--output_path", str(tmp_path)],
+                       capture_output=True, text=True, env={**env, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr[-3000:]
+    last = p.stderr.splitlines()[-1]
+    assert last.startswith("error: gsm8k: no local data dir, and the hub failed") and "PRUNEEVAL_DATA_DIR" in last
 
 
 # ---------------------------------------------------------------- metrics
@@ -155,8 +275,8 @@ def test_gen_kwargs_to_sampling():
 def hf_len_run(tiny_model, data_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("lmeval-hf-len")
     rc = run_lm_eval(["--model", "hf_len", "--model_args", f"pretrained={tiny_model}", "--tasks", "pruneeval_len",
-                      "--limit", "3", "--log_samples", "--output_path", str(out),
-                      "--gen_kwargs", f"max_gen_toks={MAX}", "--metadata", f"data_dir={data_dir}"])
+                      "--limit", "3", "--log_samples", "--output_path", str(out), "--gen_kwargs",
+                      f"max_gen_toks={MAX}", "--metadata", f"data_dir={data_dir}", f"preset={PAPER}"])
     assert rc == 0
     return _read(out)
 
@@ -178,7 +298,7 @@ def test_lm_eval_path_equals_pruneeval_eval(hf_len_run, tiny_model, data_dir, tm
     """Same prompts, same greedy outputs, same exact counts, same correctness as ``pruneeval eval``."""
     _, samples = hf_len_run
     engine = make_engine("hf", str(tiny_model), batch_size=8)
-    p = presets.resolve(str(tiny_model))
+    p = presets.by_name(PAPER)
     for task in GROUP:
         evaluate_task(engine, task, tmp_path, PromptSpec(p.system_prompt, p.user_template),
                       Sampling(max_tokens=MAX), limit=3, data_dir=data_dir, grade_workers=1)
@@ -201,7 +321,7 @@ def test_repeats_with_a_keep_all_filter_sample_k_completions(tiny_model, data_di
     rc = run_lm_eval(["--model", "hf_len", "--model_args", f"pretrained={tiny_model}", "--tasks", "gsm8k_len_k3",
                       "--include_path", str(tmp_path / "tasks"), "--limit", "2", "--log_samples",
                       "--output_path", str(out), "--gen_kwargs", "max_gen_toks=16,temperature=1.0",
-                      "--metadata", f"data_dir={data_dir}"])
+                      "--metadata", f"data_dir={data_dir}", f"preset={PAPER}"])
     assert rc == 0
     _, samples = _read(out)
     for s in samples["gsm8k_len_k3"]:
@@ -238,8 +358,11 @@ def test_run_lm_eval_indexes_builtin_tasks_only_when_needed(monkeypatch):
 
 
 def test_stock_cli_validate(data_dir):
-    path = subprocess.run([BIN / "pruneeval", "tasks-path"], capture_output=True, text=True, check=True).stdout.strip()
+    path = subprocess.run([BIN / "pruneeval", "tasks", "path"], capture_output=True, text=True,
+                          check=True).stdout.strip()
     assert Path(path) == tasks_dir()
+    old = subprocess.run([BIN / "pruneeval", "tasks-path"], capture_output=True, text=True, check=True).stdout.strip()
+    assert old == path  # the earlier spelling keeps working
     p = subprocess.run([BIN / "lm_eval", "validate", "--tasks", ",".join([*TASKS, "pruneeval_len"]),
                         "--include_path", path], capture_output=True, text=True, env=_env(data_dir))
     assert p.returncode == 0 and "All tasks found and valid" in p.stdout, p.stdout + p.stderr
@@ -251,8 +374,9 @@ def test_stock_cli_hf_reports_retokenized_lengths(tiny_model, data_dir, tmp_path
 
     p = subprocess.run([BIN / "lm_eval", "--include_path", str(tasks_dir()), "--tasks", "gsm8k_len",
                         "--model", "hf", "--model_args", f"pretrained={tiny_model}", "--device", "cpu",
-                        "--limit", "3", "--log_samples", "--output_path", str(tmp_path),
-                        "--gen_kwargs", "max_gen_toks=32"], capture_output=True, text=True, env=_env(data_dir))
+                        "--limit", "3", "--log_samples", "--output_path", str(tmp_path), "--gen_kwargs",
+                        "max_gen_toks=32", "--metadata", f"preset={PAPER}"], capture_output=True, text=True,
+                       env=_env(data_dir))
     assert p.returncode == 0, p.stderr[-3000:]
     results, samples = _read(tmp_path)
     r = results["results"]["gsm8k_len"]
@@ -262,3 +386,93 @@ def test_stock_cli_hf_reports_retokenized_lengths(tiny_model, data_dir, tmp_path
     for s in samples["gsm8k_len"]:
         (text,) = s["filtered_resps"]
         assert s["gen_tokens"] == len(tok(text, add_special_tokens=False)["input_ids"])
+
+
+# ---------------------------------------------------------------- pruneeval tasks install
+
+def test_install_writes_include_stubs_lm_eval_indexes_and_uninstall_removes_them(tmp_path):
+    folder, names = install(tmp_path)
+    assert folder == tmp_path / FOLDER and installed(tmp_path)
+    assert sorted(n[:-5] for n in names) == sorted([*TASKS, "pruneeval_len"])
+    tm = TaskManager(include_path=tmp_path, include_defaults=False)
+    assert set(tm.all_tasks) == {*TASKS, "pruneeval_len"}
+    assert load_yaml(folder / "toy_len.yaml") == load_yaml(tasks_dir() / "toy_len.yaml")  # pruneeval's own file
+    (folder / "renamed_len.yaml").write_text("task: stale\n")  # a task since removed from pruneeval
+    assert install(tmp_path) == (folder, names) and not (folder / "renamed_len.yaml").exists()  # idempotent
+    assert uninstall(tmp_path) == folder and not folder.exists() and not installed(tmp_path)
+    assert uninstall(tmp_path) is None
+
+
+def test_a_folder_pruneeval_did_not_write_is_left_alone(tmp_path):
+    (tmp_path / FOLDER).mkdir()
+    (tmp_path / FOLDER / "mine.yaml").write_text("task: mine\n")
+    for action in (install, uninstall):
+        with pytest.raises(UserError, match=f"not written by pruneeval \\(no {MARKER} in it\\); left alone"):
+            action(tmp_path)
+    assert (tmp_path / FOLDER / "mine.yaml").is_file()
+
+
+@pytest.fixture
+def tasks_installed():
+    """``pruneeval tasks install`` into the installed lm-eval; put back as it was afterwards."""
+    before = installed()
+    p = subprocess.run([BIN / "pruneeval", "tasks", "install"], capture_output=True, text=True)
+    try:
+        assert p.returncode == 0 and p.stdout.startswith("wrote 7 task files into "), p.stderr
+        yield p.stdout
+    finally:
+        (install if before else uninstall)()
+
+
+@pytest.mark.slow
+def test_stock_lm_eval_finds_installed_tasks_until_uninstalled(tasks_installed, tmp_path):
+    """``lm_eval validate --tasks gsm8k_len`` with no --include_path: found after install, not after uninstall."""
+    validate = [BIN / "lm_eval", "validate", "--tasks", "gsm8k_len,pruneeval_len"]
+    p = subprocess.run(validate, capture_output=True, text=True, cwd=tmp_path)
+    assert p.returncode == 0 and "All tasks found and valid" in p.stdout, p.stdout + p.stderr
+    u = subprocess.run([BIN / "pruneeval", "tasks", "uninstall"], capture_output=True, text=True)
+    assert u.returncode == 0 and u.stdout.startswith("removed "), u.stderr
+    p = subprocess.run(validate, capture_output=True, text=True, cwd=tmp_path)
+    assert p.returncode == 1 and "Tasks not found: gsm8k_len, pruneeval_len" in p.stdout, p.stdout + p.stderr
+
+
+@pytest.mark.slow
+def test_stock_lm_eval_gsm8k_len_on_the_toy_model(tasks_installed, toy_model_dir, data_dir, tmp_path):
+    """The users' command: ``lm_eval --tasks gsm8k_len --model hf --model_args pretrained=<toy dir>``.
+    Data from PRUNEEVAL_DATA_DIR, the toy prompt found by itself, re-tokenised gen_tokens, and
+    8192 new tokens capped at what the toy model's 1,024 positions leave, in one warning line
+    (the toy reasoner reads no English: its answers are gibberish, as expected)."""
+    p = subprocess.run([BIN / "lm_eval", "--tasks", "gsm8k_len", "--model", "hf", "--model_args",
+                        f"pretrained={toy_model_dir}", "--device", "cpu", "--limit", "3", "--log_samples",
+                        "--output_path", str(tmp_path)], capture_output=True, text=True, env=_env(data_dir))
+    assert p.returncode == 0, p.stderr[-3000:]
+    results, samples = _read(tmp_path)
+    r = results["results"]["gsm8k_len"]
+    assert r["gen_tokens_retokenized,none"] == 1 and r["gen_tokens,none"] > 0
+    (cap,) = [line for line in p.stderr.splitlines() if "capped" in line]
+    room = int(re.search(r"capped at (\d+)", cap).group(1))
+    assert "gsm8k_len: max_gen_toks 8192 capped at" in cap and "the model has 1024 positions" in cap
+    rows = samples["gsm8k_len"]
+    assert len(rows) == 3 and all(s["arguments"]["gen_args_0"]["arg_1"]["max_gen_toks"] == room for s in rows)
+    assert all(s["doc"]["user"] == s["doc"]["question"] and s["doc"]["system_prompt"] == "" for s in rows)  # toy prompt
+    assert all(0 <= s["gen_tokens"] <= room for s in rows)
+
+
+@pytest.mark.slow
+def test_hf_len_on_the_toy_model_without_metadata_scores_as_pruneeval_eval(toy_model_dir, tmp_path):
+    """``pruneeval lm-eval --model hf_len --model_args pretrained=<toy dir> --tasks toy_len --limit 64``
+    with no metadata gets the toy prompt and scores what ``pruneeval eval --tasks toy_len --limit 64`` does."""
+    from pruneeval.cli import main
+
+    rc = run_lm_eval(["--model", "hf_len", "--model_args", f"pretrained={toy_model_dir}", "--tasks", "toy_len",
+                      "--limit", "64", "--log_samples", "--output_path", str(tmp_path / "lm")])
+    assert rc == 0
+    results, samples = _read(tmp_path / "lm")
+    main(["eval", "--tasks", "toy_len", "--limit", "64", "--out", str(tmp_path / "eval")])
+    summary = json.loads((tmp_path / "eval" / "toy_len" / "summary.json").read_text())
+    records = RecordStore(tmp_path / "eval" / "toy_len" / "samples.jsonl").load()
+    assert [s["doc"]["id"] for s in samples["toy_len"]] == [r.problem_id for r in records]
+    assert [s["gen_tokens"] for s in samples["toy_len"]] == [r.n_tokens for r in records]
+    r = results["results"]["toy_len"]
+    assert r["acc,none"] == pytest.approx(summary["accuracy"])
+    assert r["gen_tokens,none"] == pytest.approx(summary["mean_tokens"])
