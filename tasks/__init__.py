@@ -1,0 +1,1 @@
+"""pruneeval's lm-eval task YAMLs (installed as ``pruneeval.tasks``; see ``pruneeval.lmeval_tasks``)."""
