@@ -122,6 +122,34 @@ def test_the_toy_reasoner_loads_and_solves_through_its_chat_template(toy_model_d
     assert sum("let me verify" in t for t in texts) >= 0.8 * len(problems)  # it re-checks: room to prune
 
 
+def _spin(seconds: float) -> None:
+    import time
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+
+
+def test_a_build_is_bit_identical_beside_busy_processes(monkeypatch, tmp_path):
+    """The weights depend on the config, the pinned kernels and the thread count, not on the load."""
+    import multiprocessing
+
+    cfg = ToyConfig(hidden=32, layers=1, heads=2, mlp=64, traces=128, batch=16, threads=2)
+    monkeypatch.setenv("PRUNEEVAL_HOME", str(tmp_path / "quiet"))
+    quiet = json.loads((build(cfg) / "toy_build.json").read_text())
+    busy = multiprocessing.get_context("spawn").Process(target=_spin, args=(120,), daemon=True)
+    busy.start()  # a CPU-bound process beside the build the whole time
+    try:
+        monkeypatch.setenv("PRUNEEVAL_HOME", str(tmp_path / "busy"))
+        loaded = json.loads((build(cfg) / "toy_build.json").read_text())
+    finally:
+        busy.terminate()
+    assert loaded["weights_sha256"] == quiet["weights_sha256"]
+    env = quiet["depends_on"]
+    assert env["threads"] == 2 and env["pinned"]["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert {"processor", "torch", "transformers", "tokenizers", "cpu_capability"} <= set(env)
+
+
 def test_a_killed_builds_dir_is_taken_over(tmp_path):
     """The next build adopts a dead build's dir, so its trainer resumes from the checkpoints there."""
     import os

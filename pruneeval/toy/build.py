@@ -10,12 +10,14 @@ atomically: built in a temporary dir, then renamed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import sys
 import time
+import types
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from . import world
 from ..options import option
 
 HOME_ENV = "PRUNEEVAL_HOME"
-BUILD_VERSION = 1  # bump when the recipe changes in a way ToyConfig does not show
+BUILD_VERSION = 2  # bump when the recipe changes in a way ToyConfig does not show
 SPECIALS = ["<pad>", "<unk>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"]
 EOS, PAD, UNK = "<|end|>", "<pad>", "<unk>"
 # One token per digit (with or without a leading space), per word, per punctuation mark, per newline.
@@ -49,7 +51,7 @@ class ToyConfig:
     warmup_ratio: float = option(0.02, "share of steps spent warming up")
     result_weight: float = option(3.0, "loss weight of result digits")
     seed: int = option(0, "seed of the traces and the initial weights")
-    threads: int = option(0, "torch CPU threads (0 = the idle cores, at least 1, at most 4)")
+    threads: int = option(2, "torch CPU threads: fixed, since the weights depend on it (not on load)")
 
     def key(self) -> str:
         """Cache key: the config, the world's text format and the recipe version."""
@@ -132,10 +134,30 @@ def trace_records(config: ToyConfig) -> list:
     return out
 
 
-def _idle_cores() -> int:
-    """Cores not busy with other work: oversubscribed torch threads run several times slower."""
-    busy = int(os.getloadavg()[0] + 0.5) if hasattr(os, "getloadavg") else 0
-    return max(1, min(4, (os.cpu_count() or 1) - busy))
+def build_environment() -> dict:
+    """What the trained weights depend on beyond the config: the thread count, the kernels (pinned
+    where the processor allows), the library versions and the processor that ran them."""
+    import platform
+
+    import tokenizers
+    import torch
+    import transformers
+
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        names = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                 if ln.startswith("model name")]
+        cpu = names[0] if names else cpu
+    pinned = {k: os.environ[k] for k in ("OMP_WAIT_POLICY", "MKL_CBWR", "ATEN_CPU_CAPABILITY") if k in os.environ}
+    return {"threads": torch.get_num_threads(), "processor": cpu, "pinned": pinned,
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
+            "transformers": transformers.__version__, "tokenizers": tokenizers.__version__,
+            "python": platform.python_version()}
+
+
+def _load_average() -> float | None:
+    """The 1-minute load average (runnable processes), a record of how busy the machine was."""
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
 
 
 def _claim_tmp(parent: Path, key: str) -> Path:
@@ -159,22 +181,78 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def pinned_environment(threads: int) -> dict[str, str]:
+    """The build process's environment: a fixed thread count; OpenMP threads that sleep while they wait,
+    so other work on the machine slows the build instead of stalling it (spinning threads made it 30x
+    slower beside one busy process); and, on x86 with AVX2, the same MKL and ATen code path on every
+    processor (Intel's and AMD's), so their float results do not depend on which one runs the build."""
+    import torch
+
+    env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "OMP_WAIT_POLICY": "PASSIVE"}
+    if torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512"):
+        env.update(MKL_CBWR="AVX2", ATEN_CPU_CAPABILITY="avx2")
+    return env
+
+
 def build(config: ToyConfig = ToyConfig(), force: bool = False) -> Path:
     """Build the toy model (tokenizer, random init, SFT on generated traces) into :func:`model_dir`.
 
-    Written atomically (a temporary dir, then a rename); a killed build is resumed by the next one."""
-    import torch
+    The build runs in a fresh process started with :func:`pinned_environment` (numeric libraries
+    read it when they load).  Written atomically (a temporary dir, then a rename); a killed build is
+    resumed by the next one."""
+    import multiprocessing
 
     final = model_dir(config)
     if (final / "config.json").is_file() and not force:
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(config.threads or _idle_cores())
+    proc = multiprocessing.get_context("spawn").Process(target=_build_pinned, args=(config, str(final)),
+                                                        name="pruneeval-toy-build", daemon=True)
+    with _environment(pinned_environment(config.threads)), _no_main_module():
+        proc.start()
     try:
-        return _build(config, final, _claim_tmp(final.parent, final.name))
+        proc.join()
     finally:
-        torch.set_num_threads(threads)
+        if proc.is_alive():  # interrupted: stop the build too (a rerun resumes it)
+            proc.terminate()
+            proc.join()
+    if proc.exitcode != 0 or not (final / "config.json").is_file():
+        raise RuntimeError(f"the toy build failed (exit code {proc.exitcode}); its output is above")
+    return final
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextlib.contextmanager
+def _no_main_module():
+    """Start a spawned child without re-running the caller's script in it (a spawned child imports the
+    parent's ``__main__`` file unless it has none; a script calling :func:`build` needs no main guard)."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+def _build_pinned(config: ToyConfig, final: str) -> None:
+    import torch
+
+    torch.set_num_threads(config.threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    _build(config, Path(final), _claim_tmp(Path(final).parent, Path(final).name))
 
 
 def _build(config: ToyConfig, final: Path, tmp: Path) -> Path:
@@ -182,7 +260,7 @@ def _build(config: ToyConfig, final: Path, tmp: Path) -> Path:
 
     from ..trainers import TrainConfig, get_method, train
 
-    start = time.time()
+    start, load_before = time.time(), _load_average()
     tokenizer = make_tokenizer()
     if not (tmp / "init" / "config.json").is_file():
         make_model(config, tokenizer).save_pretrained(tmp / "init")
@@ -194,7 +272,9 @@ def _build(config: ToyConfig, final: Path, tmp: Path) -> Path:
     trained = train(get_method("sft", keep=1, result_weight=config.result_weight), tmp / "init",
                     trace_records(config), tc, tmp / "train")
     info = {"config": asdict(config), "key": config.key(), "build_seconds": round(time.time() - start, 1),
-            "torch": torch.__version__}
+            "load_average": {"start": load_before, "end": _load_average()},  # busy machine or quiet
+            "weights_sha256": hashlib.sha256((trained / "model.safetensors").read_bytes()).hexdigest(),
+            "depends_on": build_environment()}
     (trained / "toy_build.json").write_text(json.dumps(info, indent=2) + "\n")
     if final.exists():
         shutil.rmtree(final)
