@@ -248,7 +248,13 @@ def _no_main_module():
 
 
 def _build_pinned(config: ToyConfig, final: str) -> None:
+    import multiprocessing
+    import threading
+
     import torch
+
+    parent = multiprocessing.parent_process()  # a killed caller takes its build with it (a rerun resumes)
+    threading.Thread(target=lambda: (parent.join(), os._exit(1)), daemon=True).start()
 
     torch.set_num_threads(config.threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
