@@ -34,7 +34,7 @@ from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
 from .engines.base import Completion, Sampling
-from .lmeval_tasks import GenText, tasks_dir
+from .lmeval_tasks import GenText, named_preset, tasks_dir
 
 log = logging.getLogger(__name__)
 OUR_MODELS = ("hf_len", "vllm_len")
@@ -69,7 +69,8 @@ class EngineLM(LM):
     """An lm-eval model over a pruneeval engine: ``generate_until`` only, exact lengths.
 
     ``pretrained`` takes a preset name, hub id or local dir (as ``pruneeval eval --model``).
-    ``batch_size`` is prompts per engine batch ("auto": the preset's); ``seed`` seeds sampling."""
+    ``batch_size`` is prompts per engine batch ("auto": the preset's, the toy preset's for a model
+    of the toy world); ``seed`` seeds sampling."""
 
     engine_name = ""
 
@@ -81,7 +82,8 @@ class EngineLM(LM):
 
         preset = presets.resolve(pretrained)
         self.model_path = presets.model_path(preset)
-        size = int(batch_size) if str(batch_size or "").isdigit() else preset.batch_gen
+        auto = (named_preset(pretrained) or preset).batch_gen  # a toy-world dir: the toy preset's
+        size = int(batch_size) if str(batch_size or "").isdigit() else auto
         self.seed = int(seed)
         try:
             options = self.engine_options(device=device, **engine_options)
@@ -211,7 +213,8 @@ def run_lm_eval(argv: Sequence[str]) -> int:
     pruneeval's models registered and task dir included.  When every ``--tasks`` name is one of
     ours (or of ``--include_path``), lm-eval's ~14,000 built-in task files are not indexed.
     For ``hf_len``/``vllm_len``, ``--apply_chat_template`` is added: these engines always apply
-    the chat template, and the flag makes lm-eval hand over the system turn as a message."""
+    the chat template, and the flag makes lm-eval hand over the system turn as a message; so is
+    ``--batch_size auto`` when no batch size is given (lm-eval's own default is one prompt a batch)."""
     import lm_eval.tasks
     from lm_eval._cli import HarnessCLI
     from lm_eval.utils import setup_logging
@@ -222,6 +225,8 @@ def run_lm_eval(argv: Sequence[str]) -> int:
     model, include, names = _peek(argv)
     if model in OUR_MODELS and not any(a.startswith("--apply_chat_template") for a in argv):
         argv.append("--apply_chat_template")
+    if model in OUR_MODELS and not any(a.split("=")[0] in ("--batch_size", "-b") for a in argv):
+        argv += ["--batch_size", "auto"]
     if model == "vllm":
         vllm_version_shim()
     base = lm_eval.tasks.TaskManager

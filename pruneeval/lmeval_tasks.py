@@ -119,18 +119,26 @@ def prompt_preset(preset: str | None, pretrained: str | None):
     from . import presets
 
     try:
-        if preset:
-            return presets.resolve(None, preset)
-        if pretrained:
-            found = presets.resolve(pretrained)
-            if found in [presets.by_name(n) for n in presets.names()] or pretrained.endswith((".yaml", ".yml")):
-                return found
-            if is_toy_world_model(pretrained):
-                return presets.by_name("toy")
+        found = presets.resolve(None, preset) if preset else named_preset(pretrained)
     except UserError as e:
         refuse(str(e))
-    refuse(f"no prompt preset for pretrained={pretrained or '(not given)'}: it is no shipped preset or its hub id, "
-           f"and no toy-world model; pass --metadata preset=NAME (one of {', '.join(presets.names())})")
+    if found is None:
+        refuse(f"no prompt preset for pretrained={pretrained or '(not given)'}: it is no shipped preset or its "
+               f"hub id, and no toy-world model; pass --metadata preset=NAME (one of {', '.join(presets.names())})")
+    return found
+
+
+def named_preset(pretrained: str | None):
+    """The preset ``pretrained`` names: a shipped preset by name or hub id, a preset file, or
+    ``toy`` for a model dir of the toy world; None when it names none."""
+    from . import presets
+
+    if not pretrained:
+        return None
+    found = presets.resolve(pretrained)
+    if found in [presets.by_name(n) for n in presets.names()] or pretrained.endswith((".yaml", ".yml")):
+        return found
+    return presets.by_name("toy") if is_toy_world_model(pretrained) else None
 
 
 def is_toy_world_model(path: str) -> bool:
