@@ -136,20 +136,8 @@ def named_preset(pretrained: str | None):
     if not pretrained:
         return None
     found = presets.resolve(pretrained)
-    if found in [presets.by_name(n) for n in presets.names()] or pretrained.endswith((".yaml", ".yml")):
-        return found
-    return presets.by_name("toy") if is_toy_world_model(pretrained) else None
-
-
-def is_toy_world_model(path: str) -> bool:
-    """A local model dir whose tokenizer carries the toy world's chat template (the built toy
-    reasoner and every checkpoint fine-tuned from it; the trainers save the tokenizer)."""
-    from .toy.build import CHAT_TEMPLATE
-
-    if not (Path(path).expanduser() / "config.json").is_file():
-        return False
-    tok = _tokenizer(str(Path(path).expanduser()))
-    return tok is not None and (getattr(tok, "chat_template", None) or "").strip() == CHAT_TEMPLATE.strip()
+    known = found.name in presets.names() and found == presets.by_name(found.name).override(model=found.model)
+    return found if known or pretrained.endswith((".yaml", ".yml")) else None
 
 
 # ---------------------------------------------------------------- requests that fit the context

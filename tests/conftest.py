@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI sets it: sleeping, not spinning, waits
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PRUNEEVAL_SHARED", REPO.parent / "shared"))
 DATA_DIR = Path(os.environ.get("PRUNEEVAL_DATA_DIR", SHARED / "data"))

@@ -122,7 +122,7 @@ def test_a_toy_world_model_dir_gets_the_toy_preset(toy_world_checkpoint, tmp_pat
     for f in toy_world_checkpoint.iterdir():
         (moved / f.name).write_bytes(f.read_bytes())
     for d in (toy_world_checkpoint, moved):
-        assert prompt_preset(None, str(d)) == presets.by_name("toy")
+        assert prompt_preset(None, str(d)) == presets.by_name("toy").override(model=str(d))
 
 
 @pytest.mark.parametrize("pretrained", [None, "/no/such/model", "someone/unknown-model", "tiny"])

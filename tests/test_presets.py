@@ -1,5 +1,7 @@
 """Model presets: every shipped preset loads; unknown keys and wrong types are refused by name."""
 
+import json
+
 import pytest
 
 from pruneeval import presets
@@ -40,3 +42,19 @@ def test_preset_option_and_generic_model(tmp_path):
     assert generic.model == "some-org/some-model" and generic.name == "some-model"
     with pytest.raises(UserError, match="no such directory"):
         presets.model_path(presets.resolve("./missing-dir"))
+
+
+def test_a_toy_world_model_dir_gets_the_toy_preset(tmp_path):
+    """The toy reasoner or a checkpoint trained from it, found by its tokenizer's chat template."""
+    from pruneeval.toy.build import CHAT_TEMPLATE
+
+    jinja, in_config, other = (tmp_path / n for n in ("jinja", "in-config", "other"))
+    for d in (jinja, in_config, other):
+        d.mkdir()
+        (d / "config.json").write_text("{}")
+    (jinja / "chat_template.jinja").write_text(CHAT_TEMPLATE + "\n")
+    (in_config / "tokenizer_config.json").write_text(json.dumps({"chat_template": CHAT_TEMPLATE}))
+    (other / "chat_template.jinja").write_text("{{ messages }}")
+    for d in (jinja, in_config):
+        assert presets.resolve(str(d)) == presets.by_name("toy").override(model=str(d))
+    assert presets.resolve(str(other)).name == "other" and presets.resolve(str(tmp_path / "none")).name == "none"

@@ -101,7 +101,29 @@ def resolve(model: str | None, preset: str | None = None) -> Preset:
             return preset
     if model.endswith((".yaml", ".yml")) and Path(model).is_file():
         return from_yaml(Path(model))
+    if is_toy_world_model(model):  # the toy reasoner or a checkpoint fine-tuned from it
+        return by_name("toy").override(model=model)
     return Preset(name=Path(model.rstrip("/")).name or model, model=model)
+
+
+def is_toy_world_model(path: str) -> bool:
+    """A local model dir whose tokenizer carries the toy world's chat template (the built toy
+    reasoner and every checkpoint fine-tuned from it: the trainers save the tokenizer)."""
+    import json
+
+    from ..toy.build import CHAT_TEMPLATE
+
+    d = Path(path).expanduser()
+    if not (d / "config.json").is_file():
+        return False
+    template = d / "chat_template.jinja"
+    if template.is_file():
+        return template.read_text().strip() == CHAT_TEMPLATE.strip()
+    try:
+        found = json.loads((d / "tokenizer_config.json").read_text()).get("chat_template")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(found, str) and found.strip() == CHAT_TEMPLATE.strip()
 
 
 def model_path(preset: Preset) -> str:
