@@ -2,7 +2,7 @@
 
 The tokenizer is word-level with one token per digit (and a leading-space variant of each), built
 from generated traces with the ``tokenizers`` library; the model is a standard
-``LlamaForCausalLM`` (hidden 128, 3 layers, about 0.5M parameters) trained by the shared trainer
+``LlamaForCausalLM`` (hidden 96, 3 layers, about 0.3M parameters) trained by the shared trainer
 with the ``sft`` method on freshly generated traces.  The result is a plain Hugging Face model
 dir under ``$PRUNEEVAL_HOME/toy/<config hash>`` (default home ``~/.cache/pruneeval``), written
 atomically: built in a temporary dir, then renamed.
@@ -40,11 +40,11 @@ CHAT_TEMPLATE = (
 
 @dataclass(frozen=True)
 class ToyConfig:
-    hidden: int = option(128, "model width")
+    hidden: int = option(96, "model width")
     layers: int = option(3, "transformer layers")
     heads: int = option(4, "attention heads")
-    mlp: int = option(256, "MLP width")
-    traces: int = option(32_000, "freshly generated training traces (one pass over them)")
+    mlp: int = option(192, "MLP width")
+    traces: int = option(51_200, "freshly generated training traces (one pass over them)")
     batch: int = option(32, "batch size (per optimizer step)")
     micro_batch: int = option(8, "micro-batch size (the batch is sorted by length and cut into these)")
     lr: float = option(3e-3, "peak learning rate (AdamW, cosine)")
