@@ -2,7 +2,7 @@
 
 The tokenizer is word-level with one token per digit (and a leading-space variant of each), built
 from generated traces with the ``tokenizers`` library; the model is a standard
-``LlamaForCausalLM`` (hidden 96, 3 layers, about 0.3M parameters) trained by the shared trainer
+``LlamaForCausalLM`` (hidden 96, 3 layers, 3 heads, about 0.3M parameters) trained by the shared trainer
 with the ``sft`` method on freshly generated traces.  The result is a plain Hugging Face model
 dir under ``$PRUNEEVAL_HOME/toy/<config hash>`` (default home ``~/.cache/pruneeval``), written
 atomically: built in a temporary dir, then renamed.
@@ -42,7 +42,7 @@ CHAT_TEMPLATE = (
 class ToyConfig:
     hidden: int = option(96, "model width")
     layers: int = option(3, "transformer layers")
-    heads: int = option(4, "attention heads")
+    heads: int = option(3, "attention heads (head size 32: vLLM's CPU attention has no kernel for 24)")
     mlp: int = option(192, "MLP width")
     traces: int = option(51_200, "freshly generated training traces (one pass over them)")
     batch: int = option(32, "batch size (per optimizer step)")
