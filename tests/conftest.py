@@ -45,7 +45,7 @@ def tiny_model(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def toy_model_dir() -> Path:
-    """The built toy reasoner (built on first use, about 4 minutes; then reused from $PRUNEEVAL_HOME)."""
+    """The built toy reasoner (built on first use, about 8 minutes; then reused from $PRUNEEVAL_HOME)."""
     from pruneeval.toy.build import ensure_toy_model
 
     return ensure_toy_model()

@@ -73,7 +73,7 @@ def ensure_toy_model(config: ToyConfig = ToyConfig()) -> Path:
     path = model_dir(config)
     if (path / "config.json").is_file():
         return path
-    print(f"building the toy reasoner into {path} (first use only, about 4 minutes on 2 CPU cores)",
+    print(f"building the toy reasoner into {path} (first use only, about 8 minutes on 2 CPU cores)",
           file=sys.stderr)
     return build(config)
 
