@@ -185,7 +185,6 @@ def train_cmd(
     m = get_method(method, **method_options(method, tuple(opt), p, seed, strict=True))
     if not getattr(m, "trains", True):
         raise UserError(f"method {method!r} does not train; use `pruneeval run --method {method}`")
-    records = load_presample(presample_dir)
     path = presets.model_path(p)
     try:  # its config first: a missing model or unallowed code is one clear line, not a traceback
         from transformers import AutoConfig
@@ -195,6 +194,7 @@ def train_cmd(
         from .engines import load_error
 
         raise load_error(path, e) from e
+    records = load_presample(presample_dir)
     out = out or Path("runs") / f"train-{p.name}-{method}"
     processes = int(os.environ.get("WORLD_SIZE", "1"))  # under accelerate launch: the preset's effective batch
     extra = {"save_steps": save_steps} if save_steps else {}

@@ -2,7 +2,7 @@
 
 The tokenizer is word-level with one token per digit (and a leading-space variant of each), built
 from generated traces with the ``tokenizers`` library; the model is a standard
-``LlamaForCausalLM`` (hidden 96, 3 layers, 3 heads, about 0.3M parameters) trained by the shared trainer
+``LlamaForCausalLM`` (hidden 96, 3 layers, 4 heads of 32, about 0.3M parameters) trained by the shared trainer
 with the ``sft`` method on freshly generated traces.  The result is a plain Hugging Face model
 dir under ``$PRUNEEVAL_HOME/toy/<config hash>`` (default home ``~/.cache/pruneeval``), written
 atomically: built in a temporary dir, then renamed.
@@ -25,7 +25,7 @@ from . import world
 from ..options import option
 
 HOME_ENV = "PRUNEEVAL_HOME"
-BUILD_VERSION = 2  # bump when the recipe changes in a way ToyConfig does not show
+BUILD_VERSION = 3  # bump when the recipe changes in a way ToyConfig does not show
 SPECIALS = ["<pad>", "<unk>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"]
 EOS, PAD, UNK = "<|end|>", "<pad>", "<unk>"
 # One token per digit (with or without a leading space), per word, per punctuation mark, per newline.
@@ -42,7 +42,8 @@ CHAT_TEMPLATE = (
 class ToyConfig:
     hidden: int = option(96, "model width")
     layers: int = option(3, "transformer layers")
-    heads: int = option(3, "attention heads (head size 32: vLLM's CPU attention has no kernel for 24)")
+    heads: int = option(4, "attention heads (even, so that 2 tensor-parallel workers can split them)")
+    head_dim: int = option(32, "attention head size (vLLM's CPU attention has kernels for 32, 64, 80, ...)")
     mlp: int = option(192, "MLP width")
     traces: int = option(51_200, "freshly generated training traces (one pass over them)")
     batch: int = option(32, "batch size (per optimizer step)")
@@ -110,7 +111,7 @@ def make_model(config: ToyConfig, tokenizer):
     torch.manual_seed(config.seed)
     cfg = LlamaConfig(vocab_size=len(tokenizer), hidden_size=config.hidden, intermediate_size=config.mlp,
                       num_hidden_layers=config.layers, num_attention_heads=config.heads,
-                      num_key_value_heads=config.heads, max_position_embeddings=1024,
+                      num_key_value_heads=config.heads, head_dim=config.head_dim, max_position_embeddings=1024,
                       tie_word_embeddings=True, bos_token_id=None, eos_token_id=tokenizer.eos_token_id,
                       pad_token_id=tokenizer.pad_token_id)
     model = LlamaForCausalLM(cfg)
