@@ -128,7 +128,7 @@ def _field(row: dict, key: str, where: str) -> str:
 
 
 def _gold(b: Benchmark, row: dict, where: str) -> str:
-    from .grading import last_boxed
+    from .grading.boxed import last_boxed
 
     if b.gold_from == "gsm8k":
         ans = _field(row, "answer", where)

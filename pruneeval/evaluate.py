@@ -92,7 +92,8 @@ def generate_records(engine: Engine, problems: Sequence[benchmarks.Problem], sto
             comps = engine.generate(msgs, Sampling(**{**asdict(sampling), "seed": sampling.seed + c}))
             wall = time.perf_counter() - t0
             flat = [(p, m, i, comp) for p, m, cs in zip(part, msgs, comps) for i, comp in enumerate(cs)]
-            grades = grade_many([(comp.text, p.gold, p.benchmark) for p, _, _, comp in flat], workers=grade_workers)
+            grades = grade_many([(comp.text, p.gold, p.benchmark) for p, _, _, comp in flat], workers=grade_workers,
+                                finish_reasons=[comp.finish_reason for *_, comp in flat])
             new = [SampleRecord(p.id, i, p.benchmark, m, comp.text, comp.n_tokens, comp.finish_reason,
                                 comp.latency_s, g.extracted, g.correct, g.reason, p.gold, wall / len(flat),
                                 list(comp.token_ids) if keep_token_ids else None)

@@ -213,7 +213,7 @@ def process_results(doc: dict, results: list) -> dict:
 
 
 def sample_metrics(doc: dict, output: str) -> dict:
-    g = grading.grade(str(output), doc["gold"], doc["benchmark"])
+    g = grading.grade(str(output), doc["gold"], doc["benchmark"], finish_reason=getattr(output, "finish_reason", None))
     m = {"acc": int(g.correct), "no_answer": int(g.extracted is None)}
     if isinstance(output, GenText):
         m.update(gen_tokens=output.n_tokens, gen_tokens_retokenized=0,

@@ -9,8 +9,8 @@ import sys
 import time
 
 import pytest
-from pruneeval import grading
 from pruneeval.grading import grade
+from pruneeval.grading.deadline import GradingTimeout, with_deadline
 
 NEEDS_MATH_VERIFY = ("\\boxed{\\frac{1}{2}+x}", "x+0.5")  # about 1 ms: a 1 ms deadline fires anywhere in it
 SLOW = "\\boxed{9^{9^{9^{9}}}}"  # graded "timeout" at any deadline we use
@@ -44,7 +44,7 @@ def test_a_tick_at_any_signal_check_of_set_up_or_clean_up_is_harmless():
     """Python runs a signal handler where it checks for signals, at calls and returns.  Deliver a
     tick at each call the deadline's own code makes while its handler is installed (before and after
     the guarded function): none may raise or leave a timer behind."""
-    code, handler = grading._with_deadline.__code__, signal.getsignal(signal.SIGALRM)
+    code, handler = with_deadline.__code__, signal.getsignal(signal.SIGALRM)
     k, sent = 0, True
     while sent:
         seen, sent = [0], False
@@ -60,7 +60,7 @@ def test_a_tick_at_any_signal_check_of_set_up_or_clean_up_is_harmless():
 
         sys.setprofile(tick)
         try:
-            result = grading._with_deadline(lambda: 7, 10.0)
+            result = with_deadline(lambda: 7, 10.0)
         finally:
             sys.setprofile(None)
         assert result == 7
@@ -73,10 +73,10 @@ def test_a_tick_at_any_signal_check_of_set_up_or_clean_up_is_harmless():
 def test_no_deadline_left_after_an_exception_or_a_timeout():
     handler = signal.getsignal(signal.SIGALRM)
     with pytest.raises(ZeroDivisionError):
-        grading._with_deadline(lambda: 1 / 0, 0.05)
+        with_deadline(lambda: 1 / 0, 0.05)
     _no_deadline_left(handler)
-    with pytest.raises(grading._Timeout):
-        grading._with_deadline(lambda: time.sleep(5), 0.05)
+    with pytest.raises(GradingTimeout):
+        with_deadline(lambda: time.sleep(5), 0.05)
     _no_deadline_left(handler)
     assert grade(SLOW, "5", "math", timeout_s=0.2).reason == "timeout"
     _no_deadline_left(handler)

@@ -1,4 +1,4 @@
-"""Worker processes for batch grading (``grading.grade_many``).
+"""Worker processes for batch grading (``grade_many``).
 
 math-verify's timeouts use ``signal.alarm``, which works only in a process's main thread, so
 batches are graded in spawned processes, each grading in its own main thread; the parent also
@@ -11,20 +11,23 @@ import signal
 import threading
 import time
 
-from .grading import Grade, _cap, _extract_for, _grade_here, _mv, _text
+from .equivalence import math_verify
+from .extract import as_text
+from .local import extract_for, grade_here
+from .verdict import Grade, cap
 
 STARTUP_S = 120  # a grading worker process must start (import math-verify) within this
 
 
 def _worker(conn) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent owns Ctrl-C and kills its workers
-    _mv()
+    math_verify()
     try:
         conn.send("ready")
         while True:
             timeout_s, items = conn.recv()
-            for i, (output, gold, fam) in items:
-                conn.send((i, _grade_here(output, gold, fam, timeout_s)))
+            for i, (output, gold, fam, finish) in items:
+                conn.send((i, grade_here(output, gold, fam, timeout_s, finish)))
     except (EOFError, OSError):  # the parent is gone
         pass
 
@@ -46,7 +49,7 @@ class _Worker:
         self.conn.close()
 
 
-class _Pool:
+class Pool:
     """Spawned worker processes, kept for later calls, fed chunks of items.  A worker silent on one
     item past the timeout (stuck where the alarm cannot reach, e.g. in C) is killed and replaced;
     that item is graded "timeout" and the rest of its chunk is sent again."""
@@ -111,9 +114,9 @@ class _Pool:
             w.since = time.monotonic()
 
     def _replace(self, w: _Worker, reason: str, results: list, queue) -> None:
-        (i, (output, gold, fam)), rest = w.pending[0], w.pending[1:]
+        (i, (output, gold, fam, finish)), rest = w.pending[0], w.pending[1:]
         try:
-            extracted = _cap(_extract_for(output, _text(gold).strip(), fam)[0])
+            extracted = cap(extract_for(output, as_text(gold).strip(), fam, finish)[0])
         except Exception:
             extracted = None
         results[i] = Grade(False, extracted, reason)
@@ -123,12 +126,13 @@ class _Pool:
         self.workers[self.workers.index(w)] = _Worker(self.ctx)
 
 
-_POOLS: dict[int, _Pool] = {}
+_POOLS: dict[int, Pool] = {}
 _POOLS_LOCK = threading.Lock()
 
 
-def pool(n: int) -> _Pool:
+def pool(n: int) -> Pool:
+    """The pool of ``n`` workers of this process, started on first use and kept."""
     with _POOLS_LOCK:
         if n not in _POOLS or _POOLS[n].pid != os.getpid():
-            _POOLS[n] = _Pool(n)
+            _POOLS[n] = Pool(n)
         return _POOLS[n]

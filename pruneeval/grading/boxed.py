@@ -1,0 +1,38 @@
+"""``\\boxed{...}`` contents by brace matching, in linear time: a leaf module (only ``re``), so
+``benchmarks`` reads gold answers from MATH solutions without importing the grader."""
+
+from __future__ import annotations
+
+import re
+
+_BOX = re.compile(r"\\(?:boxed|fbox)")
+
+
+def all_boxed(text: str) -> list[str]:
+    """Contents of every closed ``\\boxed{...}`` / ``\\fbox{...}`` / ``\\boxed 2``, in order."""
+    match, out = None, []
+    for m in _BOX.finditer(text):
+        rest = text[m.end():m.end() + 200]
+        stripped = rest.lstrip()
+        if stripped.startswith("{"):
+            if match is None:  # index of each "{" -> its matching "}", one pass for all boxes
+                stack, match = [], {}
+                for j, c in enumerate(text):
+                    if c == "{":
+                        stack.append(j)
+                    elif c == "}" and stack:
+                        match[stack.pop()] = j
+            i = m.end() + len(rest) - len(stripped)
+            if i in match:
+                out.append(text[i + 1:match[i]].strip())
+        elif rest[:1] == " " and stripped.split("$")[0].split():  # "\\boxed 2$."
+            token = stripped.split("$")[0].split()[0].rstrip(".,")
+            out += [token] if token else []
+    return out
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last closed ``\\boxed{...}`` (or ``\\fbox{...}``, or ``\\boxed 2``) in ``text``,
+    as Qwen2.5-Math's ``extract_answer`` finds it."""
+    boxed = all_boxed(text)
+    return boxed[-1] if boxed else None
