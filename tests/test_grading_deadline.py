@@ -12,7 +12,8 @@ import pytest
 from pruneeval.grading import grade
 from pruneeval.grading.deadline import GradingTimeout, with_deadline
 
-NEEDS_MATH_VERIFY = ("\\boxed{\\frac{1}{2}+x}", "x+0.5")  # about 1 ms: a 1 ms deadline fires anywhere in it
+# math-verify decides it (the cheap paths do not read \lfloor): 10 ms or more, so a 1-8 ms deadline fires anywhere in it
+NEEDS_MATH_VERIFY = ("\\boxed{\\lfloor x \\rfloor+\\frac{1}{2}}", "\\lfloor x\\rfloor+0.5")
 SLOW = "\\boxed{9^{9^{9^{9}}}}"  # graded "timeout" at any deadline we use
 
 
@@ -27,13 +28,14 @@ def _no_deadline_left(handler) -> None:
 
 
 def test_a_deadline_never_fires_after_its_grading():
-    """1,000 gradings (about 5 ms each, never the same: no cache) under deadlines of 1 to 8 ms, so
+    """1,000 gradings (10 ms or more each in math-verify, never the same: no cache) under deadlines of 1 to 8 ms, so
     that deadlines fire all over the set-up, the work and the clean-up; then nothing may remain."""
     grade(*NEEDS_MATH_VERIFY, "math")
     handler = signal.getsignal(signal.SIGALRM)
     reasons = set()
     for i in range(1000):
-        g = grade(f"\\boxed{{\\frac{{1}}{{{i + 1000}}}+x}}", f"x+1/{i + 1000}", "math", timeout_s=(i % 8 + 1) / 1000)
+        g = grade(f"\\boxed{{\\lfloor x \\rfloor+\\frac{{1}}{{{i + 1000}}}}}", f"\\lfloor x\\rfloor+1/{i + 1000}", "math",
+                  timeout_s=(i % 8 + 1) / 1000)
         reasons.add(g.reason)
         assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0), f"a timer left armed after grading {i}"
     assert "timeout" in reasons

@@ -14,7 +14,7 @@ from functools import lru_cache
 from itertools import accumulate
 
 from .extract import count_parts
-from .numeric import same_value, value
+from .numeric import points, same_value, value, variables
 from .verdict import MAX_ANSWER, NUMERIC_FAMILIES, Grade
 
 MAX_DEPTH = 40  # extracted answers nested deeper than this are not parsed: "parse_error"
@@ -26,7 +26,8 @@ _UNIT = re.compile(  # "20 cm^{2}", "576\pi\;m^{2}", "36\sqrt{7}cm^{3}": units m
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _COMPASS = {"n": "north", "s": "south", "e": "east", "w": "west", "ne": "northeast", "nw": "northwest",
             "se": "southeast", "sw": "southwest"}
-_SOLVED_FOR = re.compile(r"^\s*[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*(?=[^=]+$)")
+_SOLVED_FOR = re.compile(  # "x = 5", "f(x) = x + 1", "\\alpha = 30^\\circ": the value after the "="
+    r"^\s*(?:[a-zA-Z]|\\[a-zA-Z]+(?:\{\w\})?)(?:_\{?\w+\}?)?(?:\s*\([a-z]\))?\s*=\s*(?=[^=]+$)")
 
 
 class NeedsMathVerify(Exception):
@@ -79,20 +80,21 @@ def _number(s: str):
 
 def _wrapper(s: str) -> tuple[str, str]:
     """(the bracket pair enclosing the whole of ``s``, e.g. "()" or "[)", or ""; what it encloses)."""
-    t = re.sub(r"\\left|\\right", "", s).strip()
+    t = re.sub(r"\\left(?![a-zA-Z])|\\right(?![a-zA-Z])|\\[!,;: ]", "", s).strip()
     t = re.sub(r"^\\\{(.*)\\\}$", r"{\1}", t)
     if len(t) > 1 and t[0] in "([{" and t[-1] in ")]}":
         depth = 0
         for i, c in enumerate(t):
             depth += (c in "([{") - (c in ")]}")
             if depth == 0 and i < len(t) - 1:
-                return "", s
+                return "", t
         return t[0] + t[-1], t[1:-1]
-    return "", s
+    return "", t
 
 
 def _items(s: str) -> list[str]:
-    """A top-level comma list, with ``a \\pm b`` written out as ``a + b, a - b``."""
+    """A top-level list (commas, ``and``, ``or``), with ``a \\pm b`` written out as ``a + b, a - b``."""
+    s = re.sub(r"\\text\s*\{\s*(?:or|and)\s*\}|\s(?:or|and)\s", ",", s)
     depth, cur, out = 0, "", []
     for c in s:
         depth += (c in "([{") - (c in ")]}")
@@ -111,26 +113,86 @@ def _items(s: str) -> list[str]:
     return [_SOLVED_FOR.sub("", x) for x in expanded]
 
 
+def _shape(s: str, depth: int = 0):
+    """``s`` as nested lists: (kind, [children]) or a leaf string.  Kinds: "list" (bare), "set"
+    (``\\{\\}``), "union" (``\\cup``), or the brackets ("()", "[)", ...)."""
+    s = _SOLVED_FOR.sub("", s)
+    if depth < 4:
+        union = _split_top(s, r"\\cup")
+        if len(union) > 1:
+            return "union", [_shape(x, depth + 1) for x in union]
+    bracket, inner = _wrapper(s)
+    matrix = _MATRIX.fullmatch(s.strip())
+    if matrix:
+        rows = [r for r in re.split(r"\\\\", matrix.group(1)) if r.strip()]
+        return "matrix", [("row", [_shape(c, depth + 2) for c in r.split("&")]) for r in rows]
+    bare = bracket == "" and _THOUSANDS.fullmatch(_SPACING.sub("", inner))
+    items = [inner] if bare else _items(inner)
+    if len(items) == 1 and (bracket in ("", "()") or depth > 3):
+        return s.strip()
+    kind = {"": "list", "{}": "set"}.get(bracket, bracket)
+    return kind, [_shape(x, depth + 1) for x in items]
+
+
+def _split_top(s: str, sep: str) -> list[str]:
+    parts, depth, start = [], 0, 0
+    for m in re.finditer(rf"[([{{]|[)\]}}]|{sep}", s):
+        c = m.group(0)
+        depth += (c in "([{") - (c in ")]}")
+        if c not in "()[]{}" and depth == 0:
+            parts.append(s[start:m.start()])
+            start = m.end()
+    return parts + [s[start:]]
+
+
+def _leaves(shape) -> list[str]:
+    return [shape] if isinstance(shape, str) else [x for child in shape[1] for x in _leaves(child)]
+
+
+def _words(leaf: str) -> bool:
+    """Whether a leaf is prose (a word of 3+ letters outside LaTeX commands), not math."""
+    return re.search(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}", re.sub(r"\\(?:text|mbox|mathrm)\s*\{", "", leaf)) is not None
+
+
+_UNORDERED = {"list", "set", "union"}
+_MATRIX = re.compile(r"\\begin\{[pbv]?matrix\}(.*)\\end\{[pbv]?matrix\}", re.S)
+
+
+def _same_shape(a, b, env: dict) -> bool | None:
+    if isinstance(a, str) and isinstance(b, str):
+        x, y = value(a, env), value(b, env)
+        if x is None or y is None:  # a number against prose is decided; other forms are not
+            return False if (x is not None and _words(b)) or (y is not None and _words(a)) else None
+        return same_value(x, y)
+    if isinstance(a, str) or isinstance(b, str):  # one value against a list of several
+        leaf, shape = (a, b) if isinstance(a, str) else (b, a)
+        known = value(leaf, env) is not None and all(value(x, env) is not None for x in _leaves(shape))
+        return False if known and len(shape[1]) > 1 else None
+    (ka, xs), (kb, ys) = a, b
+    if ka in _UNORDERED and kb in _UNORDERED:  # the same elements, in any order
+        table = [[_same_shape(x, y, env) for y in ys] for x in xs]
+        if any(None in row for row in table):
+            return None
+        return all(any(row) for row in table) and all(any(col) for col in zip(*table))
+    pairs = [_same_shape(x, y, env) for x, y in zip(xs, ys)]
+    if None in pairs:
+        return None
+    if ka != kb and {ka, kb} != {"list", "()"}:
+        return False  # a set against a tuple, [2, 3) against (2, 3)
+    return len(xs) == len(ys) and all(pairs)
+
+
 def cheap_verdict(pred: str, gold: str) -> bool | None:
-    """True/False when closed-form values decide it, else None (math-verify decides).  Lists are
-    equal in order, or in any order when one writes ``\\pm``; a tuple ``(-2, -2)`` equals a bare
-    list ``-2, -2``; lists in different brackets (intervals) are left to math-verify."""
-    a, b = value(_SOLVED_FOR.sub("", pred)), value(gold)
-    if a is not None and b is not None:
-        return same_value(a, b)
-    (pw, pin), (gw, gin) = _wrapper(pred), _wrapper(gold)
-    if pw != gw and not {pw, gw} <= {"", "()"}:
+    """True/False when values decide it, else None (math-verify decides).  Expressions are
+    evaluated, with any one-letter variables set to the same three values on both sides; lists
+    compare as sets (``3 \\pm 2\\sqrt{2}`` / ``3 + 2\\sqrt{2}, 3 - 2\\sqrt{2}``), tuples in order (and
+    ``(-2, -2)`` equals a bare ``-2, -2``); intervals with different brackets go to math-verify."""
+    a, b = _shape(pred), _shape(gold)
+    names = sorted({n for leaf in _leaves(a) + _leaves(b) for n in variables(leaf)})
+    if len(names) > 6:
         return None
-    pm = "\\pm" in pred + gold
-    if not pm and (count_parts(pin) < 2 or count_parts(gin) < 2):
-        return None
-    left, right = [value(x) for x in _items(pin)], [value(x) for x in _items(gin)]
-    if len(left) != len(right) or None in left or None in right:
-        return None
-    in_order = all(same_value(x, y) for x, y in zip(left, right))
-    unordered = all(any(same_value(x, y) for y in right) for x in left) and \
-        all(any(same_value(x, y) for x in left) for y in right)
-    return True if in_order or (pm and unordered) else None
+    verdicts = [_same_shape(a, b, env) for env in points(names)]
+    return None if None in verdicts else all(verdicts)
 
 
 # ---------------------------------------------------------------- math-verify
@@ -138,16 +200,25 @@ def cheap_verdict(pred: str, gold: str) -> bool | None:
 _MV: tuple | None = None
 
 
+_WARM_UP = ("\\frac{1}{2}+x", "(1,2)", "[0,1)", "\\{1,2\\}", "x^2+1", "\\lfloor x\\rfloor", "-2 < x < -1",
+            "\\begin{pmatrix}1\\\\2\\end{pmatrix}", "(0,1)\\cup(2,3)", "\\binom{n}{k}", "\\log_{2} n", "f(x)=x")
+
+
 def math_verify():
-    """(math_verify, extraction configs), imported on first use (importing pruneeval stays cheap).
-    Its own alarm is disabled (it would cancel ours), so its "timeout is disabled" warning is filtered out."""
+    """(math_verify, extraction configs), imported on first use (importing pruneeval stays cheap)
+    and warmed up: its parser builds its tables on first use (0.1-0.4 s for each new form), which
+    would otherwise land in the first gradings and their deadlines.  Its own alarm is disabled
+    (it would cancel ours), so its "timeout is disabled" warning is filtered out."""
     global _MV
     if _MV is None:
         import math_verify as mv
 
         for name in ("math_verify.parser", "math_verify.grader"):
             logging.getLogger(name).addFilter(lambda r: "Timeout is disabled" not in r.getMessage())
-        _MV = (mv, [mv.LatexExtractionConfig(), mv.ExprExtractionConfig()])
+        config = [mv.LatexExtractionConfig(), mv.ExprExtractionConfig()]
+        for form in _WARM_UP:
+            mv.parse(f"${form}$", extraction_config=config, parsing_timeout=None)
+        _MV = (mv, config)
     return _MV
 
 
@@ -200,6 +271,8 @@ def judge(pred: str | None, gold: str, fam: str, choice: str | None, allow_impor
     cheap = cheap_verdict(pred, gold)
     if cheap is not None:
         return _verdict(cheap, pred)
+    if _words(pred) and value(gold) is not None:  # prose against a number
+        return _verdict(False, pred)
     if _MV is None and not allow_import:
         raise NeedsMathVerify
     ok = math_verify_equal(pred, gold)

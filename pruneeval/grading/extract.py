@@ -37,7 +37,7 @@ _FINISHED_END = tuple(".!$}])*")
 _WRAPPER_TAG = re.compile(r"</?(?:output|answer|summary)>", re.I)
 _PLEASANTRY = re.compile(r"^\W*(?:let\s+me\s+know|i\s+hope|hope\s+(?:this|that)|feel\s+free|if\s+you\s+have|"
                          r"please\s+(?:let|feel)|do\s+you\s+(?:want|have)|would\s+you\s+like)", re.I)
-_HEADING = re.compile(r"^\W*(?:\*\*)?[^*\n]{0,40}:?(?:\*\*)?:?\s*$")
+_HEADING = re.compile(r"^\W*(?:\*\*[^*\n]{0,60}\*\*|[^\n]{0,60}:)\W*$")  # "**Conclusion:**"
 _DISPLAY = re.compile(r"^\s*(?:\\\[(.+?)\\\]|\$\$(.+?)\$\$|\\\((.+?)\\\)|\$([^$]+)\$)\s*\.?\s*$", re.S)
 
 
@@ -81,12 +81,12 @@ def phrase_answer(text: str, parts: int = 1, words: bool = False) -> tuple[str |
         used = math.group(0)
         ans = re.sub(r"(?<!\\)\$|\\[()[\]]", "", used)
     else:
-        cut = r"(?<!\d)\.(?!\d)|\.(?=\s|$)|[;!?]" + ("" if parts > 1 else r"|,\s")
+        cut = r"(?<!\d)\.(?!\d)|\.(?=\s|$)|[;?]|(?<!\d)!" + ("" if parts > 1 else r"|,\s")
         used = re.split(cut, line)[0]
         num = re.match(r"^\\?\$?\s*(-?\d[\d,]*(?:\.\d+)?(?:/\d+)?(?:\s*\\?%)?)(?=\s|$)", used)
         ans = num.group(1) if num else used
         if num is None and re.search(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}", used):  # "James paid $75"
-            used = re.split(r"(?<!\d)\.(?!\d)|\.(?=\s|$)|[;!?]", line)[0]
+            used = re.split(r"(?<!\d)\.(?!\d)|\.(?=\s|$)|[;?]|(?<!\d)!", line)[0]
             value, clause = sentence_answer(used)
             ans = value if value is not None and not words else clause
     after = rest[rest.find(used) + len(used):]
