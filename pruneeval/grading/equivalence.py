@@ -205,21 +205,25 @@ _WARM_UP = ("\\frac{1}{2}+x", "(1,2)", "[0,1)", "\\{1,2\\}", "x^2+1", "\\lfloor 
 
 
 def math_verify():
-    """(math_verify, extraction configs), imported on first use (importing pruneeval stays cheap)
-    and warmed up: its parser builds its tables on first use (0.1-0.4 s for each new form), which
-    would otherwise land in the first gradings and their deadlines.  Its own alarm is disabled
-    (it would cancel ours), so its "timeout is disabled" warning is filtered out."""
+    """(math_verify, extraction configs), imported on first use (importing pruneeval stays cheap).
+    Its own alarm is disabled (it would cancel ours), so its "timeout is disabled" warning is filtered out."""
     global _MV
     if _MV is None:
         import math_verify as mv
 
         for name in ("math_verify.parser", "math_verify.grader"):
             logging.getLogger(name).addFilter(lambda r: "Timeout is disabled" not in r.getMessage())
-        config = [mv.LatexExtractionConfig(), mv.ExprExtractionConfig()]
-        for form in _WARM_UP:
-            mv.parse(f"${form}$", extraction_config=config, parsing_timeout=None)
-        _MV = (mv, config)
+        _MV = (mv, [mv.LatexExtractionConfig(), mv.ExprExtractionConfig()])
     return _MV
+
+
+def warm_up() -> None:
+    """Import math-verify and parse one of each common form: its parser builds its tables on first
+    use (0.1-0.4 s for each new form), which would otherwise land in the first gradings.  Worker
+    processes do this at start."""
+    mv, config = math_verify()
+    for form in _WARM_UP:
+        mv.parse(f"${form}$", extraction_config=config, parsing_timeout=None)
 
 
 @lru_cache(maxsize=8192)  # a training batch grades K samples against each gold

@@ -33,8 +33,8 @@ _SPAN = r"(?:\$\$?[^$]+\$\$?|\\\(.+?\\\)|\\\[.+?\\\])"
 _NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?|-?\.\d+")
 _CHOICE = re.compile(r"^[\s(\[{*]*(?:\\(?:text|textbf|mathrm)\s*\{\s*\(?)?\(?([A-K])(?![A-Za-z])")
 _CHOICE_ANY = re.compile(r"\(([A-K])\)|\b(?:option|choice)\s+\(?([A-K])\b")
-_FINISHED_END = tuple(".!$}])*")
-_WRAPPER_TAG = re.compile(r"</?(?:output|answer|summary)>", re.I)
+_FINISHED_END = tuple(".!?$}])*\"'”’")
+_WRAPPER_TAG = re.compile(r"</?(?:output|answer|summary|solution)>|<\|(?:begin|end)_of_solution\|>|<\|im_end\|>", re.I)
 _PLEASANTRY = re.compile(r"^\W*(?:let\s+me\s+know|i\s+hope|hope\s+(?:this|that)|feel\s+free|if\s+you\s+have|"
                          r"please\s+(?:let|feel)|do\s+you\s+(?:want|have)|would\s+you\s+like)", re.I)
 _HEADING = re.compile(r"^\W*(?:\*\*[^*\n]{0,60}\*\*|[^\n]{0,60}:)\W*$")  # "**Conclusion:**"
@@ -139,6 +139,18 @@ def ends_finished(section: str) -> bool:
     return tail.endswith(_FINISHED_END) or phrase_answer(tail[-600:])[1]
 
 
+def _ends_on_box(section: str) -> bool:
+    """Whether the text ends on a closed ``\\boxed{}`` and at most a few words (``\\boxed{18} dollars``)."""
+    at = section.rfind("\\boxed", max(0, len(section) - 400))
+    depth, rest = 0, None
+    for j in range(at + 6, len(section) if at >= 0 else 0):
+        depth += (section[j] == "{") - (section[j] == "}")
+        if depth == 0 and section[j] == "}":
+            rest = section[j + 1:]
+            break
+    return rest is not None and len(re.findall(r"[A-Za-z]+", rest)) <= 3
+
+
 def choice_letter(candidate: str | None, fallback_text: str) -> str | None:
     """An option letter from the extracted answer (``B``, ``(B) 5``, ``\\text{(B)}``), else the last
     ``(B)`` / ``option B`` in the answer (or, with no answer, in ``fallback_text``)."""
@@ -163,8 +175,7 @@ def extract(output, fam: str, gold_parts: int = 1, choice: bool = False, finish_
     thinking, section, delimited = found
     cut = finish_reason == "length" or (finish_reason is None and not section.strip() and delimited)
     if not cut and finish_reason is None and not ends_finished(section):
-        at = section.rfind("\\boxed")
-        cut = at < 0 or at < len(section.rstrip()) - 300  # no \boxed{} in the last lines
+        cut = not _ends_on_box(section)
     if cut:
         ans = thinking_conclusion(thinking, gold_parts) if delimited else None
         return (choice_letter(ans, "") or ans) if choice else ans

@@ -11,17 +11,17 @@ import signal
 import threading
 import time
 
-from .equivalence import math_verify
+from .equivalence import warm_up
 from .extract import as_text
 from .local import extract_for, grade_here
 from .verdict import Grade, cap
 
-STARTUP_S = 120  # a grading worker process must start (import math-verify) within this
+STARTUP_S = 120  # a grading worker process must start (import and warm up math-verify) within this
 
 
 def _worker(conn) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent owns Ctrl-C and kills its workers
-    math_verify()
+    warm_up()
     try:
         conn.send("ready")
         while True:
