@@ -37,6 +37,7 @@ _FINISHED_END = tuple(".!?$}])*\"'”’")
 _WRAPPER_TAG = re.compile(r"</?(?:output|answer|summary|solution)>|<\|(?:begin|end)_of_solution\|>|<\|im_end\|>", re.I)
 _PLEASANTRY = re.compile(r"^\W*(?:let\s+me\s+know|i\s+hope|hope\s+(?:this|that)|feel\s+free|if\s+you\s+have|"
                          r"please\s+(?:let|feel)|do\s+you\s+(?:want|have)|would\s+you\s+like)", re.I)
+_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)]|\([A-K]\))\s+")
 _HEADING = re.compile(r"^\W*(?:\*\*[^*\n]{0,60}\*\*|[^\n]{0,60}:)\W*$")  # "**Conclusion:**"
 _DISPLAY = re.compile(r"^\s*(?:\\\[(.+?)\\\]|\$\$(.+?)\$\$|\\\((.+?)\\\)|\$([^$]+)\$)\s*\.?\s*$", re.S)
 
@@ -114,12 +115,11 @@ def conclusion(section: str) -> tuple[str | None, str]:
         return re.split(r"=|\\approx", body)[-1].strip() or None, body
     if _HEADING.match(last) and not re.search(r"\d", last):
         return None, ""
-    sentences = [x for x in re.split(r"(?<=[.!?])\s+(?=[A-Z*\\$(])", last) if x.strip()]
-    for sentence in [sentences[-1]] + [x for x in sentences[-2::-1] if MARKER.match(x)]:
-        value, _ = sentence_answer(sentence)
-        if value is not None:
-            return value, sentence
-    return None, sentences[-1]
+    sentence = [x for x in re.split(r"(?<=[.!?])\s+(?=[A-Z*\\$(])", last) if x.strip()][-1]
+    value, _ = sentence_answer(sentence)
+    if _ITEM.match(last) and not MARKER.match(_ITEM.sub("", sentence)) and "**" not in sentence:
+        return None, ""  # a list item is a step, not a conclusion, unless it says so
+    return value, sentence
 
 
 def thinking_conclusion(thinking: str, parts: int) -> str | None:
@@ -136,6 +136,9 @@ def thinking_conclusion(thinking: str, parts: int) -> str | None:
 def ends_finished(section: str) -> bool:
     """Whether the text ends like finished work: on ``.!$}])*`` or an answer phrase's answer."""
     tail = section.rstrip()
+    last = tail[tail.rfind("\n") + 1:]
+    if tail.endswith("..") or last.count("**") % 2:  # trailing off, or inside a bold span
+        return False
     return tail.endswith(_FINISHED_END) or phrase_answer(tail[-600:])[1]
 
 
@@ -148,7 +151,10 @@ def _ends_on_box(section: str) -> bool:
         if depth == 0 and section[j] == "}":
             rest = section[j + 1:]
             break
-    return rest is not None and len(re.findall(r"[A-Za-z]+", rest)) <= 3
+    if rest is None:
+        return False
+    return not re.sub(r"[\s.!$\\)\]}*]", "", rest) or (len(re.findall(r"[A-Za-z]+", rest)) <= 3
+                                                         and rest.rstrip().endswith(_FINISHED_END))
 
 
 def choice_letter(candidate: str | None, fallback_text: str) -> str | None:
@@ -192,7 +198,7 @@ def extract(output, fam: str, gold_parts: int = 1, choice: bool = False, finish_
         ans, said = conclusion(section)
         ans = said if words and said else ans
     if choice:  # an answer without a letter stays itself (graded "mismatch")
-        return choice_letter(ans, "") or choice_letter(said or None, "\n".join(section.splitlines()[-2:])) or ans
+        return choice_letter(ans, "") or choice_letter(said or None, "") or ans
     if ans is None and fam in ("gsm8k", "toy"):
         last = section.rstrip().rsplit("\n", 1)[-1]
         nums = _NUMBER.findall(last)
