@@ -53,7 +53,11 @@ def pruneeval_grader():
 
 
 def math_verify_grader():
+    import logging
+
     from math_verify import parse, verify
+
+    logging.getLogger("math_verify").setLevel(logging.CRITICAL)  # it logs each timeout with the whole output
 
     def judge(output, gold, finish=None):
         try:

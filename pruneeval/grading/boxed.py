@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 _BOX = re.compile(r"\\(?:boxed|fbox)")
+_BRACES = re.compile(r"[{}]")
 
 
 def all_boxed(text: str) -> list[str]:
@@ -15,13 +16,13 @@ def all_boxed(text: str) -> list[str]:
         rest = text[m.end():m.end() + 200]
         stripped = rest.lstrip()
         if stripped.startswith("{"):
-            if match is None:  # index of each "{" -> its matching "}", one pass for all boxes
+            if match is None:  # index of each "{" -> its matching "}", one pass over the braces for all boxes
                 stack, match = [], {}
-                for j, c in enumerate(text):
-                    if c == "{":
-                        stack.append(j)
-                    elif c == "}" and stack:
-                        match[stack.pop()] = j
+                for brace in _BRACES.finditer(text):
+                    if brace.group() == "{":
+                        stack.append(brace.start())
+                    elif stack:
+                        match[stack.pop()] = brace.start()
             i = m.end() + len(rest) - len(stripped)
             if i in match:
                 out.append(text[i + 1:match[i]].strip())
