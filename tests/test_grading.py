@@ -268,6 +268,7 @@ def test_grade_jsonl_writes_graded_lines(tmp_path):
     (b'{"gold": "1"}', "missing field 'output'"),
     (b'{"output": "x"}', "missing field 'gold'"),
     (b'{"output": 3, "gold": "1"}', "field 'output' is not a string"),
+    (b'{"output": "x", "gold": "1", "finish_reason": 3}', "field 'finish_reason' is not a string"),
     (b'["x", "1"]', "expected a JSON object"),
     (b'{"output": "\xff", "gold": "1"}', "invalid UTF-8"),
 ])
@@ -277,6 +278,16 @@ def test_grade_jsonl_bad_lines(tmp_path, line, message):
     with pytest.raises(UserError, match=f"^{src}:2: {message}"):
         grade_jsonl(src, "gsm8k", tmp_path / "out.jsonl")
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_grade_jsonl_reads_the_finish_reason(tmp_path):
+    """The same boxed answer: cut off by the length limit it is no answer; finished, it is graded."""
+    src = tmp_path / "in.jsonl"
+    rows = [{"output": "So \\boxed{18}. Wait, let me check", "gold": "18", "finish_reason": f} for f in ("length", "stop")]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out.jsonl"
+    assert grade_jsonl(src, "gsm8k", out)["correct"] == 1
+    assert [json.loads(line)["reason"] for line in out.read_text().splitlines()] == ["no_answer", None]
 
 
 def test_grade_jsonl_unknown_benchmark_and_missing_file(tmp_path):

@@ -225,8 +225,10 @@ def test_exact_lengths_and_grading(text, acc, no_answer):
 def test_stock_model_lengths_are_retokenized_with_qwen2():
     """A plain string (stock --model hf/vllm) is counted with the metadata's tokenizer and labelled;
     latency and truncation are unknown and left out."""
-    m = process_results(_doc(benchmark="math", tokenizer=str(QWEN2_TOKENIZER)), ["Hello world, 1+1=2."])
-    assert m == {"acc": 0, "no_answer": 1, "gen_tokens": 10, "gen_tokens_retokenized": 1}
+    text = "Hello world, 1+1=2."
+    m = process_results(_doc(benchmark="math", tokenizer=str(QWEN2_TOKENIZER)), [text])
+    g = grade(text, "18", "math")  # a finished sentence concluding 2: graded, wrong
+    assert m == {"acc": 0, "no_answer": int(g.extracted is None), "gen_tokens": 10, "gen_tokens_retokenized": 1}
     assert process_results(_doc(), ["Hello"]) == {"acc": 0, "no_answer": 1}  # no tokenizer known: no count
 
 
