@@ -81,11 +81,12 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
 
 
 def check_available(names: list[str], data_dir: str | os.PathLike | None = None) -> None:
-    """Fail now (before a model loads) when a benchmark's file is missing from the data dir."""
+    """Fail now (before a model loads) when a benchmark's file in the data dir is missing or bad
+    (a malformed row, a duplicate id): local files are read whole."""
     d = resolve_data_dir(data_dir)
     for b in map(get, names):
         if d and not b.loader:
-            _local_file(d, b)
+            load(b.name, d)
 
 
 def load(name: str, data_dir: str | os.PathLike | None = None, limit: int | None = None) -> list[Problem]:
@@ -149,25 +150,36 @@ def _gold(b: Benchmark, row: dict, where: str) -> str:
     return _field(row, "answer", where).strip()
 
 
-def _stable_id(b: Benchmark, row: dict, question: str) -> str:
+def _given_id(row: dict) -> str | None:
     for key in ("unique_id", "id"):
         if isinstance(row.get(key), str) and row[key]:
             return row[key]
-    return hashlib.sha1(question.strip().encode()).hexdigest()[:16]
+    return None
 
 
 def _to_problems(b: Benchmark, rows) -> list[Problem]:
-    out, seen = [], {}
+    """Problems with unique ids: a row's own id (``unique_id`` / ``id``), else a hash of its
+    question.  Two rows giving one id are refused, naming both; a repeated question without an id
+    gets ``-N`` added, skipping every id taken in the file."""
+    parsed = []
     for where, row in rows:
         q = _field(row, b.question_field, where)
-        pid = _stable_id(b, row, q)
-        if pid in seen:  # duplicated question text: keep both, deterministically
-            seen[pid] += 1
-            pid = f"{pid}-{seen[pid]}"
-        else:
-            seen[pid] = 0
         meta = {k: row[k] for k in ("level", "type", "subject", "source") if k in row}
-        out.append(Problem(pid, b.name, q, _gold(b, row, where), meta))
+        parsed.append((where, _given_id(row), q, _gold(b, row, where), meta))
+    given: dict[str, str] = {}
+    for where, pid, *_ in parsed:
+        if pid is not None and given.setdefault(pid, where) != where:
+            raise UserError(f"{where}: problem id {pid!r} also at {given[pid]}; ids must be unique")
+    taken, out = set(given), []
+    for where, pid, q, gold, meta in parsed:
+        if pid is None:
+            base = pid = hashlib.sha1(q.strip().encode()).hexdigest()[:16]
+            n = 0
+            while pid in taken:  # a repeated question: keep both, deterministically
+                n += 1
+                pid = f"{base}-{n}"
+            taken.add(pid)
+        out.append(Problem(pid, b.name, q, gold, meta))
     return out
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-from .errors import UserError, first_line
+from .errors import UserError, first_line, one_line
+from .outputs import STORE_FILES, check_out_dir, check_out_file, out_lock, path_part
 
 # Plain (click) help: typer 0.29's rich panels print a value placeholder (`--debug <bool>`) on every
 # switch; click's own formatter shows one only for options that take a value.  -h is --help.
@@ -30,8 +32,14 @@ DATA_DIR = typer.Option(None, "--data-dir", help="local benchmark dir laid out l
 ENGINE = typer.Option("hf", "--engine", help="generation engine: hf | vllm | openai")
 BASE_URL = typer.Option(None, "--base-url", help="--engine openai: the server, e.g. http://127.0.0.1:8000/v1 "
                         "(default $OPENAI_BASE_URL; key from $OPENAI_API_KEY)")
-TP = typer.Option(None, "--tensor-parallel-size", help="--engine vllm: GPUs per model")
-CONCURRENCY = typer.Option(None, "--concurrency", help="--engine openai: requests in flight (default 16)")
+TP = typer.Option(None, "--tensor-parallel-size", min=1, help="--engine vllm: GPUs per model")
+CONCURRENCY = typer.Option(None, "--concurrency", min=1, help="--engine openai: requests in flight (default 16)")
+CONNECT_TIMEOUT = typer.Option(None, "--connect-timeout", min=0.001, help="--engine openai: seconds to connect "
+                               "(default 10)")
+READ_TIMEOUT = typer.Option(None, "--read-timeout", min=0.001, help="--engine openai: seconds of silence while "
+                            "waiting for an answer, which comes whole: bounds one generation (default 600)")
+DEADLINE = typer.Option(None, "--request-deadline", min=0.001, help="--engine openai: seconds for one request, "
+                        "all its retries included (default 1800)")
 TRUST = typer.Option(False, "--trust-remote-code", help="allow code from the model repository to run")
 
 
@@ -40,21 +48,26 @@ def _root(debug: bool = typer.Option(False, "--debug", help="show tracebacks of 
     STATE["debug"] = debug
 
 
-def engine_options(engine: str, base_url: str | None = None, tensor_parallel_size: int | None = None,
-                   concurrency: int | None = None) -> dict:
-    """The engine-specific options given on the command line; one that ``engine`` does not take is an error."""
+ENGINE_FLAGS = {"base_url": "--base-url", "tensor_parallel_size": "--tensor-parallel-size",
+                "concurrency": "--concurrency", "connect_timeout_s": "--connect-timeout",
+                "read_timeout_s": "--read-timeout", "deadline_s": "--request-deadline"}
+ENGINE_TAKES = {"vllm": {"tensor_parallel_size"},
+                "openai": {"base_url", "concurrency", "connect_timeout_s", "read_timeout_s", "deadline_s"}}
+
+
+def engine_options(engine: str, **given) -> dict:
+    """The engine-specific options given on the command line (``ENGINE_FLAGS`` keys, None when not
+    given); one that ``engine`` does not take is an error."""
     from .engines import engine_target
     from .engines.openai import server_url
 
     engine_target(engine)
-    given = {"base_url": base_url, "tensor_parallel_size": tensor_parallel_size, "concurrency": concurrency}
-    takes = {"vllm": {"tensor_parallel_size"}, "openai": {"base_url", "concurrency"}}.get(engine, set())
-    flag = {"base_url": "--base-url", "tensor_parallel_size": "--tensor-parallel-size", "concurrency": "--concurrency"}
-    wrong = [flag[k] for k, v in given.items() if v is not None and k not in takes]
+    takes = ENGINE_TAKES.get(engine, set())
+    wrong = [ENGINE_FLAGS[k] for k, v in given.items() if v is not None and k not in takes]
     if wrong:
         raise UserError(f"{', '.join(wrong)}: not an option of --engine {engine}")
     if engine == "openai":
-        server_url(base_url)
+        server_url(given.get("base_url"))
     return {k: v for k, v in given.items() if v is not None}
 
 
@@ -65,6 +78,20 @@ def _engine(engine: str, path: str, batch_size: int, revision: str, trust: bool,
                        **options)
 
 
+def _top_p(value: float | None) -> float | None:
+    if value is not None and not 0 < value <= 1:
+        raise typer.BadParameter(f"{value} is not in the range 0<x<=1.")
+    return value
+
+
+def _temperature(value: float | None) -> float | None:
+    if value is not None and not 0 <= value < float("inf"):
+        raise typer.BadParameter(f"{value} is not in the range x>=0.")
+    return value
+
+
+TEMPERATURE = typer.Option(None, "--temperature", callback=_temperature, help="0 = greedy (default: the preset's)")
+TOP_P = typer.Option(None, "--top-p", callback=_top_p, help="nucleus sampling mass, in (0, 1] (default: the preset's)")
 PRESET = typer.Option(None, "--preset", help="settings (prompt, tasks, max tokens) of this preset for --model "
                       "(default: the preset --model names, else generic)")
 
@@ -75,20 +102,24 @@ def eval_cmd(
     preset_name: Optional[str] = PRESET,
     tasks: Optional[str] = typer.Option(None, "--tasks", "-t", help="comma list, e.g. gsm8k_len,math_len,gaokao_len "
                                         "(default: the preset's)"),
-    limit: Optional[int] = typer.Option(None, "--limit", help="first N problems of each task"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N problems of each task"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="output dir (default runs/eval-<model>)"),
     data_dir: Optional[Path] = DATA_DIR,
     engine: str = ENGINE,
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="prompts per generation batch"),
-    n: int = typer.Option(1, "--n", help="samples per problem"),
-    temperature: Optional[float] = typer.Option(None, "--temperature", help="0 = greedy (default: the preset's)"),
-    top_p: Optional[float] = typer.Option(None, "--top-p"),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="max generated tokens (default: the preset's)"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="prompts per generation batch"),
+    n: int = typer.Option(1, "--n", min=1, help="samples per problem"),
+    temperature: Optional[float] = TEMPERATURE,
+    top_p: Optional[float] = TOP_P,
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1,
+                                             help="max generated tokens (default: the preset's)"),
     seed: int = typer.Option(0, "--seed"),
     trust_remote_code: bool = TRUST,
     base_url: Optional[str] = BASE_URL,
     tensor_parallel_size: Optional[int] = TP,
     concurrency: Optional[int] = CONCURRENCY,
+    connect_timeout: Optional[float] = CONNECT_TIMEOUT,
+    read_timeout: Optional[float] = READ_TIMEOUT,
+    request_deadline: Optional[float] = DEADLINE,
 ):
     """Evaluate a model: accuracy, exact generated tokens and wall time per task."""
     from . import benchmarks, presets
@@ -102,15 +133,19 @@ def eval_cmd(
     sampling = Sampling(n=n, temperature=preset.eval_temperature if temperature is None else temperature,
                         top_p=preset.eval_top_p if top_p is None else top_p,
                         max_tokens=max_tokens or preset.max_tokens, seed=seed)
-    options = engine_options(engine, base_url, tensor_parallel_size, concurrency)
+    options = engine_options(engine, base_url=base_url, tensor_parallel_size=tensor_parallel_size,
+                             concurrency=concurrency, connect_timeout_s=connect_timeout,
+                             read_timeout_s=read_timeout, deadline_s=request_deadline)
     presets.check_model(preset, hub=engine != "openai")
+    out = out or Path("runs") / f"eval-{path_part(preset.name)}"
+    check_out_dir(out, files=[f"{t}/{f}" for t in task_list for f in STORE_FILES])
     presets.warn_world_mismatch(preset, task_list)
-    eng = _engine(engine, presets.model_path(preset), batch_size or preset.batch_gen, preset.revision,
-                  trust_remote_code, **options)
-    out = out or Path("runs") / f"eval-{preset.name}"
-    prompt = PromptSpec(preset.system_prompt, preset.user_template)
-    summaries = {t: evaluate_task(eng, t, out, prompt, sampling, limit=limit, data_dir=data_dir,
-                                  model_name=preset.name, chunk=max(eng.batch_size, 1) * 4) for t in task_list}
+    with out_lock(out):
+        eng = _engine(engine, presets.model_path(preset), batch_size or preset.batch_gen, preset.revision,
+                      trust_remote_code, **options)
+        prompt = PromptSpec(preset.system_prompt, preset.user_template)
+        summaries = {t: evaluate_task(eng, t, out, prompt, sampling, limit=limit, data_dir=data_dir,
+                                      model_name=preset.name, chunk=max(eng.batch_size, 1) * 4) for t in task_list}
     print_summaries(summaries, out)
 
 
@@ -118,20 +153,23 @@ def eval_cmd(
 def presample_cmd(
     model: Optional[str] = MODEL,
     benchmark: Optional[str] = typer.Option(None, "--benchmark", "-b", help="training problems (default: the preset's)"),
-    k: Optional[int] = typer.Option(None, "--k", help="samples per problem (default: the preset's K)"),
-    limit: Optional[int] = typer.Option(None, "--limit", help="first N problems (default: the preset's)"),
-    temperature: Optional[float] = typer.Option(None, "--temperature"),
-    top_p: Optional[float] = typer.Option(None, "--top-p"),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens"),
+    k: Optional[int] = typer.Option(None, "--k", min=1, help="samples per problem (default: the preset's K)"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N problems (default: the preset's)"),
+    temperature: Optional[float] = TEMPERATURE,
+    top_p: Optional[float] = TOP_P,
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="output dir (default runs/presample-<model>)"),
     data_dir: Optional[Path] = DATA_DIR,
     engine: str = ENGINE,
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="prompts per generation batch"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="prompts per generation batch"),
     seed: int = typer.Option(0, "--seed"),
     trust_remote_code: bool = TRUST,
     base_url: Optional[str] = BASE_URL,
     tensor_parallel_size: Optional[int] = TP,
     concurrency: Optional[int] = CONCURRENCY,
+    connect_timeout: Optional[float] = CONNECT_TIMEOUT,
+    read_timeout: Optional[float] = READ_TIMEOUT,
+    request_deadline: Optional[float] = DEADLINE,
 ):
     """K samples per training problem from the reference model, graded, with L_ref and A_ref."""
     from . import benchmarks, presets
@@ -143,15 +181,19 @@ def presample_cmd(
                                         presample_temperature=temperature, presample_top_p=top_p,
                                         max_tokens=max_tokens, batch_gen=batch_size)
     benchmarks.check_available([p.presample_benchmark], data_dir)  # fails before the model loads
-    options = engine_options(engine, base_url, tensor_parallel_size, concurrency)
+    options = engine_options(engine, base_url=base_url, tensor_parallel_size=tensor_parallel_size,
+                             concurrency=concurrency, connect_timeout_s=connect_timeout,
+                             read_timeout_s=read_timeout, deadline_s=request_deadline)
     presets.check_model(p, hub=engine != "openai")
+    out = out or Path("runs") / f"presample-{path_part(p.name)}"
+    check_out_dir(out, files=STORE_FILES)
     presets.warn_world_mismatch(p, [p.presample_benchmark])
-    eng = _engine(engine, presets.model_path(p), p.batch_gen, p.revision, trust_remote_code, **options)
-    out = out or Path("runs") / f"presample-{p.name}"
-    s = presample(eng, out, PromptSpec(p.system_prompt, p.user_template), benchmark=p.presample_benchmark, k=p.k,
-                  temperature=p.presample_temperature, top_p=p.presample_top_p, max_tokens=p.max_tokens,
-                  limit=p.presample_limit or None, data_dir=data_dir, seed=seed, model_name=p.name,
-                  chunk=max(1, p.batch_gen // 2))
+    with out_lock(out):
+        eng = _engine(engine, presets.model_path(p), p.batch_gen, p.revision, trust_remote_code, **options)
+        s = presample(eng, out, PromptSpec(p.system_prompt, p.user_template), benchmark=p.presample_benchmark,
+                      k=p.k, temperature=p.presample_temperature, top_p=p.presample_top_p, max_tokens=p.max_tokens,
+                      limit=p.presample_limit or None, data_dir=data_dir, seed=seed, model_name=p.name,
+                      chunk=max(1, p.batch_gen // 2))
     print_summaries({p.presample_benchmark: s}, out)
 
 
@@ -164,10 +206,10 @@ def train_cmd(
     finetune: Optional[str] = typer.Option(None, "--finetune", help="full | freeze:N | lora:R (default: the preset's)"),
     lr: Optional[float] = typer.Option(None, "--lr"),
     epochs: Optional[float] = typer.Option(None, "--epochs"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="effective batch size"),
-    micro_batch_size: Optional[int] = typer.Option(None, "--micro-batch-size", help="per-device batch size"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="effective batch size"),
+    micro_batch_size: Optional[int] = typer.Option(None, "--micro-batch-size", min=1, help="per-device batch size"),
     opt: List[str] = typer.Option([], "--opt", help="method option key=value (e.g. lam=5, m=2, eps=0.2, ratio=token)"),
-    save_steps: Optional[int] = typer.Option(None, "--save-steps", help="checkpoint every N optimizer steps "
+    save_steps: Optional[int] = typer.Option(None, "--save-steps", min=1, help="checkpoint every N optimizer steps "
                                              "(a killed run resumes from the last; default 200)"),
     seed: int = typer.Option(0, "--seed"),
     trust_remote_code: bool = TRUST,
@@ -195,12 +237,14 @@ def train_cmd(
 
         raise load_error(path, e) from e
     records = load_presample(presample_dir)
-    out = out or Path("runs") / f"train-{p.name}-{method}"
+    out = out or Path("runs") / f"train-{path_part(p.name)}-{method}"
+    check_out_dir(out)
     processes = int(os.environ.get("WORLD_SIZE", "1"))  # under accelerate launch: the preset's effective batch
     extra = {"save_steps": save_steps} if save_steps else {}
     cfg = TrainConfig.from_preset(p, processes, seed=seed, progress=sys.stderr.isatty(),
                                   trust_remote_code=trust_remote_code, **extra)
-    typer.echo(str(train(m, path, records, cfg, out)))
+    with out_lock(out) if int(os.environ.get("RANK", "0")) == 0 else nullcontext():
+        typer.echo(str(train(m, path, records, cfg, out)))
 
 
 @app.command("run")
@@ -209,14 +253,14 @@ def run_cmd(
     model: Optional[str] = MODEL,
     tasks: Optional[str] = typer.Option(None, "--tasks", "-t", help="eval tasks (default: the preset's)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="run dir (default runs/<model>)"),
-    limit: Optional[int] = typer.Option(None, "--limit", help="first N problems of each eval task"),
-    presample_limit: Optional[int] = typer.Option(None, "--presample-limit", help="training problems"),
-    k: Optional[int] = typer.Option(None, "--k", help="samples per training problem"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N problems of each eval task"),
+    presample_limit: Optional[int] = typer.Option(None, "--presample-limit", min=0, help="training problems (0 = all)"),
+    k: Optional[int] = typer.Option(None, "--k", min=1, help="samples per training problem"),
     finetune: Optional[str] = typer.Option(None, "--finetune", help="full | freeze:N | lora:R"),
     lr: Optional[float] = typer.Option(None, "--lr"),
     epochs: Optional[float] = typer.Option(None, "--epochs"),
     lam: Optional[float] = typer.Option(None, "--lam", help="O1-Pruner lambda"),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens"),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1),
     opt: List[str] = typer.Option([], "--opt", help="method option key=value (e.g. m=2, eps=0.2, ratio=token)"),
     data_dir: Optional[Path] = DATA_DIR,
     engine: str = ENGINE,
@@ -225,6 +269,9 @@ def run_cmd(
     base_url: Optional[str] = BASE_URL,
     tensor_parallel_size: Optional[int] = TP,
     concurrency: Optional[int] = CONCURRENCY,
+    connect_timeout: Optional[float] = CONNECT_TIMEOUT,
+    read_timeout: Optional[float] = READ_TIMEOUT,
+    request_deadline: Optional[float] = DEADLINE,
 ):
     """The whole pipeline: presample, train each method, evaluate all, leaderboard."""
     from . import presets
@@ -234,10 +281,15 @@ def run_cmd(
     p = presets.resolve(model).override(presample_limit=presample_limit, k=k, finetune=finetune, lr=lr,
                                         epochs=epochs, lam=lam, max_tokens=max_tokens)
     methods = tuple(dict.fromkeys(m.strip() for m in method.split(",") if m.strip()))
+    options = engine_options(engine, base_url=base_url, tensor_parallel_size=tensor_parallel_size,
+                             concurrency=concurrency, connect_timeout_s=connect_timeout,
+                             read_timeout_s=read_timeout, deadline_s=request_deadline)
     cfg = RunConfig(methods=methods, tasks=tuple(parse_tasks(tasks or p.eval_tasks)),
-                    out=out or Path("runs") / p.name, eval_limit=limit, data_dir=str(data_dir) if data_dir else None,
-                    engine=engine, seed=seed, method_options=tuple(opt), trust_remote_code=trust_remote_code,
-                    engine_options=tuple(engine_options(engine, base_url, tensor_parallel_size, concurrency).items()))
+                    out=out or Path("runs") / path_part(p.name), eval_limit=limit,
+                    data_dir=str(data_dir) if data_dir else None, engine=engine, seed=seed,
+                    method_options=tuple(opt), trust_remote_code=trust_remote_code,
+                    engine_options=tuple(options.items()))
+    check_out_dir(cfg.out, files=["manifest.json"])
     run(p, cfg)
 
 
@@ -250,6 +302,8 @@ def grade_cmd(
     """Grade model outputs against gold answers; prints the accuracy."""
     from .grading import grade_jsonl
 
+    if out is not None:
+        check_out_file(out)
     res = grade_jsonl(file, benchmark, out)
     typer.echo(f"{res['correct']}/{res['n']} correct: accuracy {res['accuracy']:.2%}")
 
@@ -264,7 +318,9 @@ def report_cmd(
     """AES leaderboards (markdown, CSV, JSON), plots and bootstrap intervals."""
     from .report import write_report
 
-    write_report(dirs, out, baseline=baseline, aes_variant=aes_variant)
+    check_out_dir(out, files=["leaderboard.md", "leaderboard.csv", "leaderboard.json"])
+    with out_lock(out):
+        write_report(dirs, out, baseline=baseline, aes_variant=aes_variant)
     typer.echo(f"wrote {out}/leaderboard.md")
 
 
@@ -276,6 +332,8 @@ def analyze_length_cmd(
     """The paper's Table 1, Figure 1 and difficulty split over sampled records."""
     from .report import analyze_length
 
+    if out is not None:
+        check_out_dir(out, files=["length_analysis.md", "length_analysis.json"])
     analyze_length(path, out)
 
 
@@ -326,6 +384,9 @@ def tasks_path():
 app.command("tasks-path", hidden=True, help="Same as `pruneeval tasks path`.")(tasks_path)
 
 
+INTERRUPTED = "interrupted: finished samples are kept; the same command resumes"
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     # Waiting OpenMP threads sleep instead of spinning: beside any other busy process, spinning
     # made torch on a CPU 7x slower (same results either way). Read when torch loads, so set first.
@@ -333,11 +394,13 @@ def main(argv: Optional[List[str]] = None) -> None:
     try:
         rv = app(args=argv, standalone_mode=False)
         if isinstance(rv, int) and rv:
+            if rv == 130 and not STATE["debug"]:  # typer's return for a Ctrl-C in a command
+                typer.echo(INTERRUPTED, err=True)
             sys.exit(rv)
     except UserError as e:
         if STATE["debug"]:
             raise
-        typer.echo(f"error: {e}", err=True)
+        typer.echo(one_line(f"error: {e}"), err=True)
         sys.exit(2)
     except Exception as e:
         if hasattr(e, "format_message") and hasattr(e, "exit_code"):  # click's (or typer's copy's) usage errors
@@ -356,7 +419,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     except KeyboardInterrupt:
         if STATE["debug"]:
             raise
-        typer.echo("interrupted: finished samples are kept; the same command resumes", err=True)
+        typer.echo(INTERRUPTED, err=True)
         sys.exit(130)
 
 

@@ -81,7 +81,8 @@ def generate_records(engine: Engine, problems: Sequence[benchmarks.Problem], sto
                      prompt: PromptSpec, sampling: Sampling, *, chunk: int = 64, keep_token_ids: bool = False,
                      grade_workers: int | None = None, label: str = "") -> list[SampleRecord]:
     """Generate ``sampling.n`` samples per problem into ``store``, skipping finished ones."""
-    done = {r.key for r in store.load()}
+    ids = {p.id for p in problems}  # a stored record of another problem or sample is refused
+    done = {r.key for r in store.load(ids, sampling.n)}
     with SampleProgress(label, total=len(problems) * sampling.n, done=len(done)) as bar:
         for c, start in enumerate(range(0, len(problems), chunk)):
             part = problems[start:start + chunk]
@@ -100,7 +101,7 @@ def generate_records(engine: Engine, problems: Sequence[benchmarks.Problem], sto
                    for (p, m, i, comp), g in zip(flat, grades) if (p.id, i) not in done]
             store.append(new)
             bar.advance(new)
-    return store.load()
+    return store.load(ids, sampling.n)
 
 
 def evaluate_task(engine: Engine, task: str, out_dir: Path, prompt: PromptSpec, sampling: Sampling, *,

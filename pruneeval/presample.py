@@ -51,10 +51,21 @@ def presample(engine: Engine, out_dir: Path, prompt: PromptSpec, *, benchmark: s
 
 
 def load_presample(path: Path) -> list[SampleRecord]:
-    """The records of a finished presample directory (methods derive L_ref / A_ref from them)."""
+    """The records of a finished presample directory (methods derive L_ref / A_ref from them),
+    each checked against the problems of its stats.json and the K of its manifest."""
     from .errors import UserError
+    from .records import is_number, read_json_object
 
-    store = RecordStore(Path(path) / "samples.jsonl")
-    if not store.path.is_file() or not (Path(path) / "stats.json").is_file():
+    path = Path(path)
+    store = RecordStore(path / "samples.jsonl")
+    if not store.path.is_file() or not (path / "stats.json").is_file():
         raise UserError(f"{path}: not a finished presample directory (samples.jsonl and stats.json expected)")
-    return store.load()
+    stats, manifest = read_json_object(path / "stats.json"), read_json_object(path / "manifest.json")
+    sampling = manifest.get("sampling")
+    k = sampling.get("n") if isinstance(sampling, dict) else None
+    if not (isinstance(k, int) and not isinstance(k, bool) and k >= 1):
+        raise UserError(f"{path / 'manifest.json'}: sampling.n: must be an integer >= 1, got {k!r}")
+    for pid, s in stats.items():
+        if not (isinstance(s, dict) and is_number(s.get("L_ref")) and is_number(s.get("A_ref"))):
+            raise UserError(f"{path / 'stats.json'}: {pid}: expected finite L_ref and A_ref >= 0")
+    return store.load(set(stats), k)

@@ -5,11 +5,14 @@ result and is cut off before the next append."""
 
 from __future__ import annotations
 
+import errno
 import json
+import math
 import os
-from dataclasses import asdict, dataclass, field, fields
+import reprlib
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Collection, Iterable, Iterator
 
 from .errors import UserError
 
@@ -37,8 +40,79 @@ class SampleRecord:
 
     @classmethod
     def from_dict(cls, d: dict) -> "SampleRecord":
+        """A record from its JSON object; a ValueError "field: what is wrong" for a missing or
+        unknown field, a wrong type or a value out of range."""
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
+        for key in d:
+            if key not in names:
+                raise ValueError(f"{key}: unknown field")
+        for key in sorted(required - d.keys()):
+            raise ValueError(f"{key}: missing")
+        for key, value in d.items():
+            ok, want = FIELD_CHECKS[key]
+            if not ok(value):
+                raise ValueError(f"{key}: must be {want}, got {reprlib.repr(value)}")
+        if d.get("token_ids") is not None and len(d["token_ids"]) != d["n_tokens"]:
+            raise ValueError(f"token_ids: {len(d['token_ids'])} ids for n_tokens {d['n_tokens']}")
+        return cls(**d)
+
+
+def _int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def is_number(v, low: float = 0.0) -> bool:
+    """A finite int or float (not a bool) >= ``low``."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= low
+
+
+def _opt_str(v) -> bool:
+    return v is None or isinstance(v, str)
+
+
+FIELD_CHECKS = {  # field: (test, what it must be)
+    "problem_id": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
+    "sample_idx": (lambda v: _int(v) and v >= 0, "an integer >= 0"),
+    "benchmark": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
+    "prompt": (lambda v: isinstance(v, list) and all(isinstance(m, dict) for m in v), "a list of messages"),
+    "output": (lambda v: isinstance(v, str), "a string"),
+    "n_tokens": (lambda v: _int(v) and v >= 0, "an integer >= 0"),
+    "finish_reason": (lambda v: v in ("stop", "length"), "'stop' or 'length'"),
+    "latency_s": (is_number, "a finite number >= 0"),
+    "extracted": (_opt_str, "a string or null"),
+    "correct": (lambda v: isinstance(v, bool), "true or false"),
+    "reason": (_opt_str, "a string or null"),
+    "gold": (lambda v: isinstance(v, str), "a string"),
+    "wall_share_s": (is_number, "a finite number >= 0"),
+    "token_ids": (lambda v: v is None or isinstance(v, list) and all(_int(i) and i >= 0 for i in v),
+                  "null or a list of integers >= 0"),
+}
+
+
+def _no_duplicate_keys(pairs: list) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"{dup}: duplicate key")
+    return obj
+
+
+def loads_strict(raw: str | bytes):
+    """JSON with every object's keys unique (a duplicate is a ValueError naming the key)."""
+    return json.loads(raw, object_pairs_hook=_no_duplicate_keys)
+
+
+def read_json_object(path: Path) -> dict:
+    """A JSON file holding one object (keys unique); anything else is a UserError naming the file."""
+    try:
+        obj = loads_strict(Path(path).read_bytes())
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path}: not a readable JSON file ({e})") from None
+    if not isinstance(obj, dict):
+        raise UserError(f"{path}: expected a JSON object")
+    return obj
 
 
 class RecordStore:
@@ -47,8 +121,11 @@ class RecordStore:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
 
-    def load(self) -> list[SampleRecord]:
-        """Every complete record, first copy of each key (a torn last line is skipped)."""
+    def load(self, problem_ids: Collection[str] | None = None, n: int | None = None) -> list[SampleRecord]:
+        """Every complete record, first copy of each key (a torn last line is skipped).  Each is
+        checked (``SampleRecord.from_dict``) and, when given, its problem against ``problem_ids``
+        and its sample index against ``n`` samples per problem; a bad one is a UserError naming
+        ``FILE:LINE: field``."""
         if not self.path.exists():
             return []
         out, seen = [], set()
@@ -58,10 +135,23 @@ class RecordStore:
         for lineno, raw in enumerate(complete, 1):
             if not raw.strip():
                 continue
+            where = f"{self.path}:{lineno}"
             try:
-                rec = SampleRecord.from_dict(json.loads(raw))
-            except (ValueError, TypeError) as e:
-                raise UserError(f"{self.path}:{lineno}: corrupt sample record ({e})") from None
+                obj = loads_strict(raw)
+            except json.JSONDecodeError as e:
+                raise UserError(f"{where}: corrupt sample record ({e})") from None
+            except ValueError as e:  # a duplicate key
+                raise UserError(f"{where}: {e}") from None
+            if not isinstance(obj, dict):
+                raise UserError(f"{where}: corrupt sample record (not a JSON object)")
+            try:
+                rec = SampleRecord.from_dict(obj)
+            except ValueError as e:
+                raise UserError(f"{where}: {e}") from None
+            if problem_ids is not None and rec.problem_id not in problem_ids:
+                raise UserError(f"{where}: problem_id: {reprlib.repr(rec.problem_id)} is not a problem of this run")
+            if n is not None and rec.sample_idx >= n:
+                raise UserError(f"{where}: sample_idx: {rec.sample_idx} out of range ({n} per problem)")
             if rec.key not in seen:
                 seen.add(rec.key)
                 out.append(rec)
@@ -73,7 +163,14 @@ class RecordStore:
         if not payload:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "ab+") as f:
+        try:  # never through a symlink: records would land wherever it points
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise UserError(f"{self.path}: is a symbolic link; pruneeval writes only its own regular files "
+                                "(remove the link)") from None
+            raise
+        with open(fd, "rb+") as f:
             _cut_torn_tail(f)
             f.seek(0, os.SEEK_END)
             f.write(payload)
@@ -117,10 +214,23 @@ def _cut_torn_tail(f) -> None:
     f.truncate(0)
 
 
-def write_json_atomic(path: str | os.PathLike, obj) -> None:
-    """Write JSON through a temporary file and a rename: readers never see half a file."""
+def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
+    """Write ``data`` through a temporary file in the same directory, fsync'd, then a rename:
+    readers (and a run killed part-way) see the old file or the new one, never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+
+
+def write_json_atomic(path: str | os.PathLike, obj) -> None:
+    """Write JSON atomically (``write_atomic``)."""
+    write_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")

@@ -17,12 +17,14 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from . import benchmarks, presets
 from .engines import make_engine
 from .engines.base import Sampling
 from .errors import UserError
 from .evaluate import TASKS, PromptSpec, check_manifest, evaluate_task
+from .outputs import out_lock
 from .presample import load_presample, presample
 
 console = Console(stderr=True)
@@ -83,11 +85,11 @@ def _check_options(methods: tuple[str, ...], items: tuple[str, ...]) -> None:
 
 
 def print_settings(preset: presets.Preset, cfg: RunConfig) -> None:
-    table = Table(title=f"pruneeval run -> {cfg.out}", show_header=False)
+    table = Table(title=Text(f"pruneeval run -> {cfg.out}"), show_header=False)  # Text: paths are not markup
     for k, v in {**asdict(preset), "methods": ",".join(cfg.methods), "tasks": ",".join(cfg.tasks),
                  "eval_limit": cfg.eval_limit, "engine": cfg.engine, "seed": cfg.seed,
                  "options": " ".join(cfg.method_options)}.items():
-        table.add_row(k, str(v).replace("\n", "\\n"))
+        table.add_row(k, Text(str(v).replace("\n", "\\n")))
     console.print(table)
 
 
@@ -119,7 +121,7 @@ def run(preset: presets.Preset, cfg: RunConfig) -> dict:
     Every check comes first (the model before anything imports torch: a hub that cannot be reached
     fails in seconds); the run directory is written only once all have passed."""
     presets.check_model(preset, hub=cfg.engine != "openai")
-    from .trainers import TrainConfig, get_method, train
+    from .trainers import TrainConfig, get_method
 
     _check_options(cfg.methods, cfg.method_options)
     methods = [get_method(m, **method_options(m, cfg.method_options, preset, cfg.seed)) for m in cfg.methods]
@@ -131,6 +133,14 @@ def run(preset: presets.Preset, cfg: RunConfig) -> dict:
         if cfg.engine == "openai":  # a server generates, but training loads the model here
             presets.check_model(preset)
     benchmarks.check_available(needed, cfg.data_dir)
+    with out_lock(cfg.out):  # one run writes a run directory at a time
+        return _stages(preset, cfg, methods, trains)
+
+
+def _stages(preset: presets.Preset, cfg: RunConfig, methods: list, trains: bool) -> dict:
+    """Every stage of ``run``, each skipped when complete and resumed when partial."""
+    from .trainers import TrainConfig, train
+
     check_manifest(cfg.out / "manifest.json", {"preset": asdict(preset), "tasks": list(cfg.tasks),
                                                "eval_limit": cfg.eval_limit, "engine": cfg.engine, "seed": cfg.seed})
     print_settings(preset, cfg)

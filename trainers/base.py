@@ -12,6 +12,7 @@ example (prefix ``""``, or ``"chosen_"`` / ``"rejected_"`` for pairs), per-token
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -347,7 +348,12 @@ def train(method: Method | str, model_path: str | os.PathLike, records: list, co
     hub = {"revision": config.revision or None, "trust_remote_code": config.trust_remote_code}
     tokenizer = AutoTokenizer.from_pretrained(model_path, **hub)
     dtype = torch.bfloat16 if config.dtype == "bfloat16" else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, **hub)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, **hub)
+    except pickle.UnpicklingError as e:
+        from pruneeval.engines import load_error
+
+        raise load_error(str(model_path), e) from e
     examples = method.build(records, tokenizer, config)
     if not examples:
         raise ValueError(f"method {method.name!r} built no training examples from {len(records)} records")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import pickle
 
 from ..errors import UserError, first_line
 from .base import Completion, Engine, Messages, Sampling
@@ -28,12 +29,16 @@ def make_engine(name: str, model: str, **options) -> Engine:
     engine_class = getattr(importlib.import_module(module), cls)
     try:
         return engine_class(model, **options)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, pickle.UnpicklingError) as e:
         raise load_error(model, e) from e
 
 
 def load_error(model: str, e: Exception) -> UserError:
-    """One line for a model that does not load; code shipped in its repository is named as the reason."""
+    """One line for a model that does not load; code shipped in its repository, or pickled weights
+    holding more than tensors, named as the reason."""
+    if isinstance(e, pickle.UnpicklingError):
+        return UserError(f"model {model!r}: its pickled weights hold more than tensors, which could run code; "
+                         "refused (convert them to safetensors)")
     if "trust_remote_code" in str(e):
         return UserError(f"model {model!r} ships its own code, which runs only with --trust-remote-code")
     return UserError(f"cannot load model {model!r}: {first_line(e)}")

@@ -6,6 +6,7 @@ preset gets the generic preset with ``model`` set to it.  Unknown YAML keys are 
 from __future__ import annotations
 
 import dataclasses
+import reprlib
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -49,26 +50,80 @@ class Preset:
         return {f.name: f.metadata["help"] for f in fields(cls)}
 
     def override(self, **values) -> "Preset":
-        """A copy with the non-None values replaced (CLI options)."""
-        return dataclasses.replace(self, **{k: v for k, v in values.items() if v is not None})
+        """A copy with the non-None values replaced (CLI options); a value out of range is a UserError."""
+        values = {k: v for k, v in values.items() if v is not None}
+        for key, value in values.items():
+            wrong = in_range(key, value) if isinstance(value, (int, float)) else None
+            if wrong:
+                raise UserError(f"{key} {wrong}, got {value!r}")
+        return dataclasses.replace(self, **values)
+
+
+MAX_PRESET_BYTES = 64 * 1024  # presets are a screenful of keys; a bigger file is not one
+MAX_ALIASES = 64  # YAML aliases in one preset: enough for reuse, far too few for an alias bomb
+
+# Allowed values of numeric keys: (low, high, low_open); None = unbounded.
+RANGES = {"max_tokens": (1, None, False), "eval_temperature": (0, None, False), "eval_top_p": (0, 1, True),
+          "presample_limit": (0, None, False), "k": (1, None, False), "presample_temperature": (0, None, False),
+          "presample_top_p": (0, 1, True), "lr": (0, None, True), "lam": (0, None, False), "epochs": (0, None, True),
+          "batch_size": (1, None, False), "micro_batch_size": (1, None, False), "warmup_ratio": (0, 1, False),
+          "batch_gen": (1, None, False)}
+
+
+class _PresetLoader(yaml.SafeLoader):
+    """yaml's safe loader with at most ``MAX_ALIASES`` aliases."""
+
+    aliases = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise yaml.YAMLError(f"more than {MAX_ALIASES} aliases")
+        return super().compose_node(parent, index)
+
+
+def _read_yaml(path: Path):
+    try:
+        if path.stat().st_size > MAX_PRESET_BYTES:
+            raise UserError(f"{path}: a preset is at most {MAX_PRESET_BYTES // 1024} KiB")
+        loader = _PresetLoader(path.read_text())
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise UserError(f"{path}: cannot read preset ({first_line(e)})") from None
+
+
+def in_range(key: str, value) -> str | None:
+    """What is wrong with ``value`` for the numeric preset key ``key`` (None when it is allowed)."""
+    low, high, low_open = RANGES.get(key, (None, None, False))
+    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+        return "must be a finite number"
+    if low is not None and (value <= low if low_open else value < low):
+        return f"must be {'>' if low_open else '>='} {low}"
+    if high is not None and value > high:
+        return f"must be <= {high}"
+    return None
 
 
 def from_yaml(path: Path) -> Preset:
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise UserError(f"{path}: cannot read preset ({e})") from None
+    data = _read_yaml(path) or {}
     if not isinstance(data, dict):
         raise UserError(f"{path}: a preset is a mapping of keys to values")
     known = {f.name: f for f in fields(Preset)}
     for key, value in data.items():
         if key not in known:
-            raise UserError(f"{path}: unknown key {key!r} (known: {', '.join(known)})")
+            raise UserError(f"{path}: unknown key {reprlib.repr(key)} (known: {', '.join(known)})")
         want = type(known[key].default)
         if want is float and isinstance(value, int) and not isinstance(value, bool):
-            data[key] = float(value)
+            data[key] = value = float(value)
         elif not isinstance(value, want) or isinstance(value, bool) != (want is bool):
-            raise UserError(f"{path}: key {key!r} must be {want.__name__}, got {value!r}")
+            raise UserError(f"{path}: key {key!r} must be {want.__name__}, got {reprlib.repr(value)}")
+        wrong = in_range(key, value) if want in (int, float) else None
+        if wrong:
+            raise UserError(f"{path}: key {key!r} {wrong}, got {value!r}")
     return Preset(**data)
 
 

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import UserError
-from ..records import RecordStore, SampleRecord, write_json_atomic
+from ..records import RecordStore, SampleRecord, write_atomic, write_json_atomic
 from .collect import source_name
 from .markdown import md_escape, md_table
 
@@ -197,7 +197,7 @@ def analyze_length(path: Path, out: Path | None = None, *, n_intervals: int = 4,
     png = out / "length_accuracy.png"
     plot_length_accuracy(result, {k: groups[k] for k in examples}, png)
     result["png"] = png.name
-    (out / "length_analysis.md").write_text(render_markdown(result))
+    write_atomic(out / "length_analysis.md", render_markdown(result))
     from .leaderboard import jsonable
     result["files_written"] = ["length_analysis.md", "length_analysis.json", png.name]  # in ``out``
     write_json_atomic(out / "length_analysis.json", jsonable(result))

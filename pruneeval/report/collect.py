@@ -6,16 +6,24 @@ under it (``runall/eval/o1pruner/toy_len``), never an absolute path of the machi
 
 from __future__ import annotations
 
-import json
 import os
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 from ..errors import UserError
-from ..records import RecordStore, SampleRecord
+from ..records import RecordStore, SampleRecord, is_number, read_json_object
 
 TASK_SUFFIX = "_len"
+REQUIRED = ("accuracy", "mean_tokens")
+SUMMARY_CHECKS = {  # the summary fields reports read: (test, what it must be)
+    "accuracy": (lambda v: is_number(v) and v <= 1, "a number in [0, 1]"),
+    "mean_tokens": (is_number, "a finite number >= 0"),
+    "n_samples": (lambda v: is_number(v) and float(v).is_integer(), "an integer >= 0"),
+    "n_problems": (lambda v: v is None or is_number(v) and float(v).is_integer(), "null or an integer >= 0"),
+    "gen_time_s": (lambda v: v is None or is_number(v), "null or a finite number >= 0"),
+}
 
 
 @dataclass
@@ -46,16 +54,6 @@ class Entry:
         return self._records
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        obj = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise UserError(f"{path}: not a readable JSON file ({e})") from None
-    if not isinstance(obj, dict):
-        raise UserError(f"{path}: expected a JSON object")
-    return obj
-
-
 def source_name(path: Path, given: Path) -> str:
     """``path`` (found under the directory or file ``given`` to a report) named relative to the
     directory holding ``given``: ``given``'s own name, then the path under it."""
@@ -66,14 +64,14 @@ def source_name(path: Path, given: Path) -> str:
 
 def _entry(path: Path) -> Entry | None:
     """The Entry of one summary.json, or None when it is not an eval task summary."""
-    summary = _read_json(path)
+    summary = read_json_object(path)
     manifest = summary.get("manifest") or {}
     task = str(manifest.get("task") or path.parent.name)
     if not task.endswith(TASK_SUFFIX):
         return None  # e.g. a presampling summary inside a run directory
-    for key in ("accuracy", "mean_tokens"):
-        if not isinstance(summary.get(key), (int, float)):
-            raise UserError(f"{path}: summary has no numeric {key!r}")
+    for key, (ok, want) in SUMMARY_CHECKS.items():
+        if (key in summary or key in REQUIRED) and not ok(summary.get(key)):
+            raise UserError(f"{path}: {key}: must be {want}, got {reprlib.repr(summary.get(key))}")
     model = str(manifest.get("model_name") or manifest.get("model") or "unknown")
     method = str(manifest.get("method") or "baseline")
     return Entry(model=model, method=method, task=task, summary=summary, task_dir=path.parent)

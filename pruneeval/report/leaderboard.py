@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 from typing import Sequence
 
@@ -11,7 +10,8 @@ from rich.console import Console
 
 from ..metrics import AES_VARIANTS
 from ..errors import UserError
-from ..records import write_json_atomic
+from ..outputs import path_part
+from ..records import write_atomic, write_json_atomic
 from .collect import collect_entries
 from .console import print_leaderboard
 from .markdown import render_leaderboard
@@ -20,7 +20,7 @@ from .tables import intervals, leaderboard, long_frame, wide_csv_frame
 
 def slug(name: str, taken: set[str]) -> str:
     """A file-name-safe, unique form of ``name``."""
-    base = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:60].strip("-.") or "model"
+    base = path_part(name, limit=60)
     s, i = base, 2
     while s in taken:
         s, i = f"{base}-{i}", i + 1
@@ -50,6 +50,8 @@ def write_report(dirs: Sequence[Path], out: Path, baseline: str = "baseline", ae
     if aes_variant not in AES_VARIANTS:
         raise UserError(f"unknown AES variant {aes_variant!r}; choose one of {', '.join(AES_VARIANTS)}")
     entries, warnings = collect_entries([Path(d) for d in dirs])
+    for e in entries:
+        e.records()  # every sample line is checked before anything is written
     board = leaderboard(long_frame(entries), baseline=baseline, variant=aes_variant, alpha=alpha, beta=beta,
                         gamma=gamma)
     board["warnings"] = warnings + board["warnings"]
@@ -74,9 +76,9 @@ def write_report(dirs: Sequence[Path], out: Path, baseline: str = "baseline", ae
             files.append(out / "gen_time.png")
             images["gen_time"] = "gen_time.png"
     md = out / "leaderboard.md"
-    md.write_text(render_leaderboard(board, intervals=ci, images=images))
+    write_atomic(md, render_leaderboard(board, intervals=ci, images=images))
     csv = out / "leaderboard.csv"
-    wide_csv_frame(board).to_csv(csv, index=False, float_format="%.6g")
+    write_atomic(csv, wide_csv_frame(board).to_csv(index=False, float_format="%.6g"))
     files = [md, csv, out / "leaderboard.json", *files]
     board["files"] = [f.name for f in files]  # relative to the report's own directory
     write_json_atomic(out / "leaderboard.json", jsonable(board))

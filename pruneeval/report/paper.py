@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..errors import UserError
 from ..metrics import AES_VARIANTS
+from ..records import write_atomic
 from .markdown import md_escape, md_table, table2_rows
 from .tables import AVERAGE, dataset_name, leaderboard, method_name
 
@@ -133,6 +134,6 @@ def write_paper_report(csv_path: Path, out_md: Path, *, plots: bool = True) -> d
         for block in boards["paper"]["models"]:
             images[block["model"]] = f"{out_md.stem}_pareto_{slug(block['model'], taken)}.png"
             plot_pareto(block, out_md.parent / images[block["model"]])
-    out_md.write_text(render_paper(boards, counts, differ, lengths, rounding, csv_path.name, images))
+    write_atomic(out_md, render_paper(boards, counts, differ, lengths, rounding, csv_path.name, images))
     return {"variants": boards, "printed_matches_published": counts, "differ": differ, "average_lengths": lengths,
             "average_rounding": rounding}

@@ -90,10 +90,21 @@ def pareto_figure(block: dict) -> Figure:
     return fig
 
 
+def save_png(fig: Figure, path: Path) -> Path:
+    """``fig`` as a PNG at ``path``, written atomically."""
+    import io
+
+    from ..records import write_atomic
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    write_atomic(path, buf.getvalue())
+    return path
+
+
 def plot_pareto(block: dict, path: Path) -> Path:
     """``pareto_figure`` saved as a PNG at ``path``."""
-    pareto_figure(block).savefig(path)
-    return path
+    return save_png(pareto_figure(block), path)
 
 
 def plot_gen_time(board: dict, path: Path) -> Path:
@@ -124,14 +135,12 @@ def plot_gen_time(board: dict, path: Path) -> Path:
         ax.legend(fontsize=8, title="dataset", title_fontsize=8)
     fig.suptitle("Wall-clock generation time per method", fontsize=12)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
-    fig.savefig(path)
-    return path
+    return save_png(fig, path)
 
 
 def plot_length_accuracy(result: dict, examples: dict, path: Path) -> Path:
     """``length_accuracy_figure`` saved as a PNG at ``path``."""
-    length_accuracy_figure(result, examples).savefig(path)
-    return path
+    return save_png(length_accuracy_figure(result, examples), path)
 
 
 def length_accuracy_figure(result: dict, examples: dict) -> Figure:

@@ -6,10 +6,11 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 
 def print_summaries(summaries: dict[str, dict], out: Path | None = None) -> None:
-    table = Table(title=f"pruneeval results{f' ({out})' if out else ''}", caption="tokens: mean / median / p90 generated")
+    table = Table(title=Text(f"pruneeval results{f' ({out})' if out else ''}"), caption="tokens: mean / median / p90 generated")
     for col in ("task", "n", "acc", "mean", "median", "p90", "trunc", "no ans", "gen s", "tok/s"):
         table.add_column(col, justify="left" if col == "task" else "right", no_wrap=True)
     for task, s in summaries.items():
