@@ -295,7 +295,8 @@ def run_cmd(
 
 @app.command("grade")
 def grade_cmd(
-    file: Path = typer.Argument(..., help="JSON lines with 'output' and 'gold'"),
+    file: Path = typer.Argument(..., help="JSON lines with 'output' and 'gold' (and "
+                                         "'finish_reason', 'stop' or 'length', where known)"),
     benchmark: str = typer.Option(..., "--benchmark", "-b", help="grading rules of this benchmark"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="write graded lines here"),
 ):
