@@ -9,6 +9,7 @@ import importlib.util
 import json
 import threading
 import time
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -210,7 +211,10 @@ def test_greedy_hf_vllm_and_openai_agree(toy_model_dir, server):
     assert [(c.token_ids, c.text) for (c,) in via_api] == [(c.token_ids, c.text) for (c,) in via_vllm]
     # the server renders the chat prompt exactly as the hf engine does
     body = {"model": api.served_model, "messages": prompts[0], "max_tokens": 1, "return_token_ids": True}
-    served = api._call("POST", "/chat/completions", body)["prompt_token_ids"]
+    req = urllib.request.Request(f"{server}/chat/completions", json.dumps(body).encode(),
+                                 {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=120) as r:
+        served = json.loads(r.read())["prompt_token_ids"]
     assert served == hf.tokenizer(hf.render(prompts[0]), add_special_tokens=False)["input_ids"]
 
 
