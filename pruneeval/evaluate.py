@@ -97,7 +97,9 @@ def generate_records(engine: Engine, problems: Sequence[benchmarks.Problem], sto
                                 finish_reasons=[comp.finish_reason for *_, comp in flat])
             new = [SampleRecord(p.id, i, p.benchmark, m, comp.text, comp.n_tokens, comp.finish_reason,
                                 comp.latency_s, g.extracted, g.correct, g.reason, p.gold, wall / len(flat),
-                                list(comp.token_ids) if keep_token_ids else None)
+                                list(comp.token_ids) if keep_token_ids else None,
+                                stage_tokens=list(comp.stage_tokens) or None,
+                                stage_latency_s=list(comp.stage_latency_s) or None, forced_tokens=comp.forced_tokens)
                    for (p, m, i, comp), g in zip(flat, grades) if (p.id, i) not in done]
             store.append(new)
             bar.advance(new)
@@ -117,6 +119,8 @@ def evaluate_task(engine: Engine, task: str, out_dir: Path, prompt: PromptSpec, 
         "limit": limit, "n_problems": len(problems), "dataset_hash": benchmarks.dataset_hash(problems),
         "engine": engine.describe(), "versions": versions(),
     }
+    if "thinking" in manifest["engine"]:  # budget forcing / nothink settings change the numbers
+        manifest["thinking"] = manifest["engine"]["thinking"]
     check_manifest(task_dir / "manifest.json", manifest)
     records = generate_records(engine, problems, RecordStore(task_dir / "samples.jsonl"), prompt, sampling,
                                chunk=chunk, grade_workers=grade_workers, label=task)

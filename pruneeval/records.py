@@ -33,6 +33,10 @@ class SampleRecord:
     gold: str
     wall_share_s: float = 0.0  # this sample's share of its generation batch's wall time (sums to the total)
     token_ids: list[int] | None = field(default=None)  # kept by presampling for exact training
+    # Two-stage generation (budget forcing): generated tokens and latency per stage, the forced text's tokens.
+    stage_tokens: list[int] | None = None
+    stage_latency_s: list[float] | None = None
+    forced_tokens: int = 0
 
     @property
     def key(self) -> tuple[str, int]:
@@ -55,6 +59,8 @@ class SampleRecord:
                 raise ValueError(f"{key}: must be {want}, got {reprlib.repr(value)}")
         if d.get("token_ids") is not None and len(d["token_ids"]) != d["n_tokens"]:
             raise ValueError(f"token_ids: {len(d['token_ids'])} ids for n_tokens {d['n_tokens']}")
+        if d.get("stage_tokens") is not None and sum(d["stage_tokens"]) != d["n_tokens"]:
+            raise ValueError(f"stage_tokens: {d['stage_tokens']} does not add up to n_tokens {d['n_tokens']}")
         return cls(**d)
 
 
@@ -87,7 +93,20 @@ FIELD_CHECKS = {  # field: (test, what it must be)
     "wall_share_s": (is_number, "a finite number >= 0"),
     "token_ids": (lambda v: v is None or isinstance(v, list) and all(_int(i) and i >= 0 for i in v),
                   "null or a list of integers >= 0"),
+    "stage_tokens": (lambda v: v is None or isinstance(v, list) and 0 < len(v) <= 2 and all(_int(i) and i >= 0 for i in v),
+                     "null or a list of 1-2 integers >= 0"),
+    "stage_latency_s": (lambda v: v is None or isinstance(v, list) and 0 < len(v) <= 2 and all(is_number(x) for x in v),
+                        "null or a list of 1-2 numbers >= 0"),
+    "forced_tokens": (lambda v: _int(v) and v >= 0, "an integer >= 0"),
 }
+
+UNSET_DROPPED = {"stage_tokens": None, "stage_latency_s": None, "forced_tokens": 0}  # not written when unset
+
+
+def record_json(r: SampleRecord) -> dict:
+    """The JSON object of a record; the two-stage fields only where generation had stages."""
+    d = asdict(r)
+    return {k: v for k, v in d.items() if k not in UNSET_DROPPED or v != UNSET_DROPPED[k]}
 
 
 def _no_duplicate_keys(pairs: list) -> dict:
@@ -159,7 +178,7 @@ class RecordStore:
 
     def append(self, records: Iterable[SampleRecord]) -> None:
         """Append records in one write, after cutting off a torn last line; fsync'd."""
-        payload = b"".join(json.dumps(asdict(r)).encode() + b"\n" for r in records)
+        payload = b"".join(json.dumps(record_json(r)).encode() + b"\n" for r in records)
         if not payload:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)

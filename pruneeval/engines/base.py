@@ -30,7 +30,12 @@ class Completion:
     n_tokens: int  # exact count of generated token ids, end-of-turn excluded
     finish_reason: str  # "stop" (end-of-turn produced) or "length" (hit max_tokens)
     latency_s: float  # seconds from the request's start to its last token
-    token_ids: tuple[int, ...] = ()
+    token_ids: tuple[int, ...] = ()  # the generated ids, every stage's in order (forced text excluded)
+    # Two-stage generation (pruneeval.engines.thinking): generated tokens and latency per stage
+    # (they sum to n_tokens and latency_s), and the tokens of the text forced between the stages.
+    stage_tokens: tuple[int, ...] = ()
+    stage_latency_s: tuple[float, ...] = ()
+    forced_tokens: int = 0
 
 
 class Engine(Protocol):
@@ -38,6 +43,18 @@ class Engine(Protocol):
 
     def generate(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[Completion]]:
         """One list of ``sampling.n`` completions per prompt, in prompt order."""
+        ...
+
+    def prompt_ids(self, messages: Messages) -> list[int]:
+        """The token ids the model sees for ``messages`` (chat template with the generation prompt)."""
+        ...
+
+    def encode(self, text: str) -> list[int]:
+        """The token ids of ``text`` alone, no special tokens added."""
+        ...
+
+    def generate_ids(self, prompts: Sequence[Sequence[int]], sampling: Sampling) -> list[list[Completion]]:
+        """As ``generate``, from exact prompt token ids (a rendered prompt plus any tokens to continue)."""
         ...
 
     def describe(self) -> dict:

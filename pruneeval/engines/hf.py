@@ -59,18 +59,29 @@ class HFEngine:
         """The prompt text the model sees (chat template with the generation prompt)."""
         return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
+    def prompt_ids(self, messages: Messages) -> list[int]:
+        return self.tokenizer(self.render(messages), add_special_tokens=False)["input_ids"]
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
     def generate(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[Completion]]:
+        return self.generate_ids([self.prompt_ids(m) for m in prompts], sampling)
+
+    def generate_ids(self, prompts: Sequence[Sequence[int]], sampling: Sampling) -> list[list[Completion]]:
         out: list[list[Completion]] = []
         for b, start in enumerate(range(0, len(prompts), self.batch_size)):
             out.extend(self._generate_batch(prompts[start:start + self.batch_size], sampling, sampling.seed + b))
         return out
 
     @torch.inference_mode()
-    def _generate_batch(self, prompts: Sequence[Messages], sampling: Sampling, seed: int) -> list[list[Completion]]:
-        texts = [self.render(m) for m in prompts]
-        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+    def _generate_batch(self, prompts: Sequence[Sequence[int]], sampling: Sampling, seed: int) -> list[list[Completion]]:
+        width = max(len(p) for p in prompts)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.tensor([[pad] * (width - len(p)) + list(p) for p in prompts], device=self.device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device)
         kwargs = dict(max_new_tokens=sampling.max_tokens, num_return_sequences=sampling.n,
-                      pad_token_id=self.tokenizer.pad_token_id, eos_token_id=sorted(self.eos_ids))
+                      pad_token_id=pad, eos_token_id=sorted(self.eos_ids))
         if sampling.greedy:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         else:
@@ -78,9 +89,9 @@ class HFEngine:
         torch.manual_seed(seed)
         clock = _StepClock()
         t0 = time.perf_counter()
-        seqs = self.model.generate(**enc, stopping_criteria=[clock], **kwargs)
-        gen = seqs[:, enc["input_ids"].shape[1]:].tolist()
-        rows = [self._completion(ids, clock.times, t0) for ids in gen]
+        seqs = self.model.generate(input_ids=ids, attention_mask=mask, stopping_criteria=[clock], **kwargs)
+        gen = seqs[:, width:].tolist()
+        rows = [self._completion(g, clock.times, t0) for g in gen]
         return [rows[i * sampling.n:(i + 1) * sampling.n] for i in range(len(prompts))]
 
     def _completion(self, ids: list[int], times: list[float], t0: float) -> Completion:

@@ -121,6 +121,7 @@ class OpenAIEngine:
         if count not in ("token_ids", "usage"):
             raise UserError(f"count={count!r}: expected token_ids or usage")
         self.base_url, self.model_id, self.count = base_url.rstrip("/"), model, count
+        self.root_url = self.base_url.removesuffix("/v1")  # vLLM serves /tokenize beside /v1
         self.api_key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
         self.concurrency, self.batch_size, self.revision = max(1, int(concurrency)), batch_size, revision or None
         self.max_retries, self.backoff_s, self.max_backoff_s = int(max_retries), float(backoff_s), float(max_backoff_s)
@@ -141,11 +142,40 @@ class OpenAIEngine:
     # ---------------------------------------------------------------- generation
 
     def generate(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[Completion]]:
+        return self._generate([{"messages": m} for m in prompts], "/chat/completions", sampling)
+
+    def generate_ids(self, prompts: Sequence[Sequence[int]], sampling: Sampling) -> list[list[Completion]]:
+        """From exact token ids, through ``/completions`` (a token-id prompt); needs count=token_ids."""
+        self.require_token_ids("generation from token ids")
+        return self._generate([{"prompt": list(p)} for p in prompts], "/completions", sampling)
+
+    def prompt_ids(self, messages: Messages) -> list[int]:
+        """The server's rendering of ``messages`` (vLLM's ``/tokenize``, chat template with the
+        generation prompt): the ids its chat endpoint feeds the model."""
+        return self._tokenize({"messages": messages, "add_generation_prompt": True, "add_special_tokens": False})
+
+    def encode(self, text: str) -> list[int]:
+        return self._tokenize({"prompt": text, "add_special_tokens": False})
+
+    def _tokenize(self, body: dict) -> list[int]:
+        self.require_token_ids("tokenizing at the server")
+        resp = self._call("POST", "/tokenize", {"model": self.served_model, **body}, _Calls(), root=True)
+        ids = resp.get("tokens")
+        if not isinstance(ids, list) or not all(_is_int(i) and i >= 0 for i in ids):
+            raise ServerError(f"{self.root_url}/tokenize: 'tokens' is not a list of token ids")
+        return ids
+
+    def require_token_ids(self, what: str) -> None:
+        if self.count != "token_ids":
+            raise UserError(f"{what} needs the server's token ids (vLLM's /tokenize and return_token_ids); "
+                            "the engine option count=usage has none")
+
+    def _generate(self, inputs: list[dict], path: str, sampling: Sampling) -> list[list[Completion]]:
         split = self.count == "usage" and sampling.n > 1  # usage sums over choices: one sample a request
-        jobs = [(i, j) for i in range(len(prompts)) for j in (range(sampling.n) if split else [None])]
+        jobs = [(i, j) for i in range(len(inputs)) for j in (range(sampling.n) if split else [None])]
         calls = _Calls()
-        results = self._map(lambda i, j: self._one(prompts[i], sampling, i, j, calls), jobs, calls)
-        out: list[list[Completion]] = [[] for _ in prompts]
+        results = self._map(lambda i, j: self._one(inputs[i], path, sampling, i, j, calls), jobs, calls)
+        out: list[list[Completion]] = [[] for _ in inputs]
         for (i, _), comps in zip(jobs, results):
             out[i].extend(comps)
         return out
@@ -188,10 +218,10 @@ class OpenAIEngine:
             raise
         return results
 
-    def _one(self, messages: Messages, sampling: Sampling, index: int, sample: int | None,
+    def _one(self, inputs: dict, path: str, sampling: Sampling, index: int, sample: int | None,
              calls: _Calls) -> list[Completion]:
         n = 1 if sample is not None else sampling.n
-        body = {"model": self.served_model, "messages": messages, "n": n, "max_tokens": sampling.max_tokens}
+        body = {"model": self.served_model, **inputs, "n": n, "max_tokens": sampling.max_tokens}
         if sampling.greedy:
             body.update(temperature=0.0, top_p=1.0)
         else:
@@ -200,7 +230,7 @@ class OpenAIEngine:
         if self.count == "token_ids":
             body["return_token_ids"] = True
         t0 = time.perf_counter()
-        resp = self._call("POST", "/chat/completions", body, calls)
+        resp = self._call("POST", path, body, calls)
         latency = time.perf_counter() - t0
         choices = resp.get("choices")
         if not isinstance(choices, list) or not all(isinstance(c, dict) and _is_int(c.get("index", 0))
@@ -216,7 +246,7 @@ class OpenAIEngine:
         if finish not in ("stop", "length"):
             raise ServerError(f"{self.base_url}: a sample finished with {finish!r}")
         message = choice.get("message")
-        text = message.get("content") if isinstance(message, dict) else None
+        text = message.get("content") if isinstance(message, dict) else choice.get("text")  # chat, completions
         if not isinstance(text, (str, type(None))):
             raise ServerError(f"{self.base_url}: a choice's message content is not text")
         text = text or ""
@@ -255,18 +285,20 @@ class OpenAIEngine:
 
     # ---------------------------------------------------------------- HTTP with retries and deadlines
 
-    def _call(self, method: str, path: str, body: dict | None, calls: _Calls) -> dict:
+    def _call(self, method: str, path: str, body: dict | None, calls: _Calls, root: bool = False) -> dict:
+        """``path`` under the base URL (``/v1``), or under the server's root with ``root``."""
         deadline = time.monotonic() + self.deadline_s
+        base = self.root_url if root else self.base_url
         for attempt in range(self.max_retries + 1):
             try:
-                return self._request(method, path, body, calls, deadline)
+                return self._request(method, base, path, body, calls, deadline)
             except _Transient as e:
                 left = deadline - time.monotonic()
                 if calls.stopped.is_set():
                     raise _Cancelled() from None
                 if attempt == self.max_retries or left <= 0:
                     why = "the request deadline" if left <= 0 else f"{attempt + 1} tries"
-                    raise ServerError(f"{self.base_url}{path}: {e} (gave up after {why})") from None
+                    raise ServerError(f"{base}{path}: {e} (gave up after {why})") from None
                 with self._lock:
                     self.retries += 1
                     jitter = self._rng.uniform(0.0, 0.25)
@@ -275,8 +307,9 @@ class OpenAIEngine:
                 (self._sleep or calls.stopped.wait)(delay)
         raise AssertionError("unreachable")
 
-    def _request(self, method: str, path: str, body: dict | None, calls: _Calls, deadline: float) -> dict:
-        url = urlsplit(self.base_url + path)
+    def _request(self, method: str, base: str, path: str, body: dict | None, calls: _Calls,
+                 deadline: float) -> dict:
+        url = urlsplit(base + path)
         target = url.path + (f"?{url.query}" if url.query else "")
         data = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.api_key}"}
@@ -300,19 +333,19 @@ class OpenAIEngine:
             conn.close()
         detail = _error_text(raw)
         if 300 <= resp.status < 400:
-            raise ServerError(f"{self.base_url}{path}: HTTP {resp.status} redirect to {resp.getheader('Location')!r} "
+            raise ServerError(f"{base}{path}: HTTP {resp.status} redirect to {resp.getheader('Location')!r} "
                               "not followed (the key stays with the server named); use the final address as --base-url",
                               resp.status)
         if resp.status == 429 or resp.status >= 500:
             raise _Transient(f"HTTP {resp.status}: {detail}", _retry_after(resp.getheader("Retry-After")))
         if resp.status >= 400:
-            raise ServerError(f"{self.base_url}{path}: HTTP {resp.status}: {detail}", resp.status)
+            raise ServerError(f"{base}{path}: HTTP {resp.status}: {detail}", resp.status)
         try:
             obj = json.loads(raw)
         except ValueError:
             obj = None
         if not isinstance(obj, dict):
-            raise ServerError(f"{self.base_url}{path}: the answer is not a JSON object: {detail[:200]!r}")
+            raise ServerError(f"{base}{path}: the answer is not a JSON object: {detail[:200]!r}")
         return obj
 
     def _wait(self, timeout: float, deadline: float) -> float:

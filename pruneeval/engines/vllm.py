@@ -107,15 +107,22 @@ class VLLMEngine:
         return SamplingParams(temperature=sampling.temperature, top_p=sampling.top_p,
                               seed=sampling.seed * SEED_STRIDE + index * sampling.n, **common)
 
+    def prompt_ids(self, messages: Messages) -> list[int]:
+        return self.tokenizer(self.render(messages), add_special_tokens=False)["input_ids"]
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
     def generate(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[Completion]]:
+        return self.generate_ids([self.prompt_ids(m) for m in prompts], sampling)
+
+    def generate_ids(self, prompts: Sequence[Sequence[int]], sampling: Sampling) -> list[list[Completion]]:
         from vllm.inputs import TokensPrompt
 
         if not prompts:
             return []
-        texts = [self.render(m) for m in prompts]
-        ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
         t0 = time.perf_counter()
-        outs = self.llm.generate([TokensPrompt(prompt_token_ids=list(x)) for x in ids],
+        outs = self.llm.generate([TokensPrompt(prompt_token_ids=list(x)) for x in prompts],
                                  [self.params(sampling, i) for i in range(len(prompts))], use_tqdm=False)
         wall = time.perf_counter() - t0
         return [[self._completion(c, self._latency(o, wall)) for c in sorted(o.outputs, key=lambda c: c.index)]
