@@ -120,14 +120,25 @@ def eval_cmd(
     connect_timeout: Optional[float] = CONNECT_TIMEOUT,
     read_timeout: Optional[float] = READ_TIMEOUT,
     request_deadline: Optional[float] = DEADLINE,
+    method: str = typer.Option("baseline", "--method", help="a method that does not train: baseline, prompt, "
+                               "tale[@B], draft, budget[@B], nothink"),
+    opt: List[str] = typer.Option([], "--opt", help="method option key=value (e.g. budget=512, answer_budget=32)"),
 ):
     """Evaluate a model: accuracy, exact generated tokens and wall time per task."""
     from . import benchmarks, presets
     from .engines.base import Sampling
     from .evaluate import TASKS, PromptSpec, evaluate_task, parse_tasks
     from .report.summaries import print_summaries
+    from .run import inference_engine, method_options
+    from .trainers import get_method
 
     preset = presets.resolve(model, preset_name)
+    m = get_method(method, **method_options(method, tuple(opt), preset, seed, strict=True))
+    if getattr(m, "trains", True):
+        raise UserError(f"method {method!r} trains a model: `pruneeval train` (or `pruneeval run --method {method}`), "
+                        "then evaluate the trained model")
+    if hasattr(m, "check"):
+        m.check(preset)
     task_list = parse_tasks(tasks or preset.eval_tasks)
     benchmarks.check_available([TASKS[t] for t in task_list], data_dir)  # fails before the model loads
     sampling = Sampling(n=n, temperature=preset.eval_temperature if temperature is None else temperature,
@@ -137,16 +148,65 @@ def eval_cmd(
                              concurrency=concurrency, connect_timeout_s=connect_timeout,
                              read_timeout_s=read_timeout, deadline_s=request_deadline)
     presets.check_model(preset, hub=engine != "openai")
-    out = out or Path("runs") / f"eval-{path_part(preset.name)}"
+    out = out or Path("runs") / ("eval-" + path_part(preset.name) + ("" if m.name == "baseline" else f"-{m.name}"))
     check_out_dir(out, files=[f"{t}/{f}" for t in task_list for f in STORE_FILES])
     presets.warn_world_mismatch(preset, task_list)
     with out_lock(out):
         eng = _engine(engine, presets.model_path(preset), batch_size or preset.batch_gen, preset.revision,
                       trust_remote_code, **options)
-        prompt = PromptSpec(preset.system_prompt, preset.user_template)
+        eng = inference_engine(m, eng, preset)
+        prompt = PromptSpec(preset.system_prompt, preset.user_template, m.suffix)
         summaries = {t: evaluate_task(eng, t, out, prompt, sampling, limit=limit, data_dir=data_dir,
-                                      model_name=preset.name, chunk=max(eng.batch_size, 1) * 4) for t in task_list}
+                                      model_name=preset.name, method=m.name, chunk=max(eng.batch_size, 1) * 4)
+                     for t in task_list}
     print_summaries(summaries, out)
+
+
+@app.command("sweep")
+def sweep_cmd(
+    budgets: str = typer.Option(..., "--budgets", help="comma list of token budgets, e.g. 64,128,256,512"),
+    method: str = typer.Option("budget", "--method", help="comma list of budget (budget forcing and the plain "
+                               "cut on --model), baseline (the plain cut only) and trained model dirs"),
+    model: Optional[str] = MODEL,
+    preset_name: Optional[str] = PRESET,
+    tasks: Optional[str] = typer.Option(None, "--tasks", "-t", help="comma list (default: the preset's)"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N problems of each task"),
+    answer_budget: int = typer.Option(32, "--answer-budget", min=1, help="answer tokens after a forced budget"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="output dir (default runs/sweep-<model>)"),
+    data_dir: Optional[Path] = DATA_DIR,
+    engine: str = ENGINE,
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="prompts per generation batch"),
+    seed: int = typer.Option(0, "--seed"),
+    trust_remote_code: bool = TRUST,
+    base_url: Optional[str] = BASE_URL,
+    tensor_parallel_size: Optional[int] = TP,
+    concurrency: Optional[int] = CONCURRENCY,
+):
+    """Accuracy at each token budget: budget forcing against a plain max-tokens cut, one curve per model."""
+    from . import benchmarks, presets
+    from .evaluate import TASKS, parse_tasks
+    from .sweep import curves, parse_budgets, run_sweep
+    from .trainers import get_method
+
+    preset = presets.resolve(model, preset_name)
+    budget_list = parse_budgets(budgets)
+    curve_list = curves(method, preset)
+    if any("budget" in c.kinds for c in curve_list):
+        get_method("budget").check(preset)
+    task_list = parse_tasks(tasks or preset.eval_tasks)
+    benchmarks.check_available([TASKS[t] for t in task_list], data_dir)
+    options = engine_options(engine, base_url=base_url, tensor_parallel_size=tensor_parallel_size,
+                             concurrency=concurrency)
+    presets.check_model(preset, hub=engine != "openai")
+    out = out or Path("runs") / f"sweep-{path_part(preset.name)}"
+    check_out_dir(out, files=["sweep.json", "sweep.md", "sweep.png"])
+    presets.warn_world_mismatch(preset, task_list)
+    with out_lock(out):
+        result = run_sweep(preset, curve_list, budget_list, task_list, out,
+                           lambda path: _engine(engine, path, batch_size or preset.batch_gen, preset.revision,
+                                                trust_remote_code, **options),
+                           answer_budget=answer_budget, limit=limit, data_dir=data_dir, seed=seed)
+    typer.echo(f"{len(result['curves'])} curves at {len(budget_list)} budgets: wrote {out}/sweep.md, sweep.json, sweep.png")
 
 
 @app.command("presample")
@@ -249,7 +309,8 @@ def train_cmd(
 
 @app.command("run")
 def run_cmd(
-    method: str = typer.Option("o1pruner", "--method", help="comma list of baseline, prompt, sft, dpo, o1pruner"),
+    method: str = typer.Option("o1pruner", "--method", help="comma list of baseline, prompt, tale[@B], draft, "
+                               "budget[@B], nothink, sft, dpo, o1pruner"),
     model: Optional[str] = MODEL,
     tasks: Optional[str] = typer.Option(None, "--tasks", "-t", help="eval tasks (default: the preset's)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="run dir (default runs/<model>)"),
@@ -261,7 +322,8 @@ def run_cmd(
     epochs: Optional[float] = typer.Option(None, "--epochs"),
     lam: Optional[float] = typer.Option(None, "--lam", help="O1-Pruner lambda"),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1),
-    opt: List[str] = typer.Option([], "--opt", help="method option key=value (e.g. m=2, eps=0.2, ratio=token)"),
+    opt: List[str] = typer.Option([], "--opt", help="method option key=value (e.g. m=2, eps=0.2, ratio=token, "
+                                  "budget=512)"),
     data_dir: Optional[Path] = DATA_DIR,
     engine: str = ENGINE,
     seed: int = typer.Option(0, "--seed"),

@@ -94,6 +94,7 @@ def print_settings(preset: presets.Preset, cfg: RunConfig) -> None:
 
 
 def _evaluate(engine, cfg: RunConfig, preset, method: str, suffix: str = "") -> dict:
+    """Evaluate ``engine`` as ``method`` on every task (an inference-time method has wrapped it)."""
     prompt = PromptSpec(preset.system_prompt, preset.user_template, suffix)
     sampling = Sampling(temperature=preset.eval_temperature, top_p=preset.eval_top_p, max_tokens=preset.max_tokens,
                         seed=cfg.seed)
@@ -105,6 +106,12 @@ def _evaluate(engine, cfg: RunConfig, preset, method: str, suffix: str = "") -> 
 def _engine(cfg: RunConfig, path: str, preset):
     return make_engine(cfg.engine, path, batch_size=preset.batch_gen, revision=preset.revision or None,
                        trust_remote_code=cfg.trust_remote_code, **dict(cfg.engine_options))
+
+
+def inference_engine(method, engine, preset):
+    """``engine`` as an inference-time method runs it (budget forcing, nothink), else itself."""
+    wrap = getattr(method, "wrap", None)
+    return wrap(engine, preset) if wrap is not None else engine
 
 
 def _release(engine) -> None:
@@ -125,6 +132,12 @@ def run(preset: presets.Preset, cfg: RunConfig) -> dict:
 
     _check_options(cfg.methods, cfg.method_options)
     methods = [get_method(m, **method_options(m, cfg.method_options, preset, cfg.seed)) for m in cfg.methods]
+    names = [m.name for m in methods]
+    if len(set(names)) < len(names):
+        raise UserError(f"--method {','.join(cfg.methods)}: a method is named twice")
+    for m in methods:  # a preset without thinking markers is refused before anything runs
+        if hasattr(m, "check"):
+            m.check(preset)
     TrainConfig.from_preset(preset)  # bad options fail now, not after presampling
     needed = [TASKS[t] for t in cfg.tasks]
     trains = any(getattr(m, "trains", True) for m in methods)
@@ -159,7 +172,7 @@ def _stages(preset: presets.Preset, cfg: RunConfig, methods: list, trains: bool)
     for m in methods:
         if not getattr(m, "trains", True) and m.name != "baseline":
             console.rule(f"evaluate {m.name}")
-            results[m.name] = _evaluate(engine, cfg, preset, m.name, m.suffix)
+            results[m.name] = _evaluate(inference_engine(m, engine, preset), cfg, preset, m.name, m.suffix)
     _release(engine)
     del engine
     trained = [m for m in methods if getattr(m, "trains", True)]

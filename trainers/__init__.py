@@ -9,6 +9,10 @@ from .base import Method, TrainConfig, train
 METHODS = {
     "baseline": "pruneeval.trainers.baseline:Baseline",
     "prompt": "pruneeval.trainers.prompt:Prompt",
+    "tale": "pruneeval.trainers.prompt:Tale",
+    "draft": "pruneeval.trainers.prompt:Draft",
+    "budget": "pruneeval.trainers.thinking:Budget",
+    "nothink": "pruneeval.trainers.thinking:NoThink",
     "sft": "pruneeval.trainers.sft:SFT",
     "dpo": "pruneeval.trainers.dpo:DPO",
     "o1pruner": "pruneeval.trainers.o1pruner:O1Pruner",
@@ -16,15 +20,25 @@ METHODS = {
 
 
 def get_method(name: str, **options) -> Method:
-    """Method ``name`` built with its options (keys of its ``Config``)."""
-    try:
-        target = METHODS[name]
-    except KeyError:
-        from ..errors import UserError
+    """Method ``name`` built with its options (keys of its ``Config``); ``budget@256`` is ``budget``
+    with its ``at_option`` (the budget) set to 256."""
+    from ..errors import UserError
 
-        raise UserError(f"unknown method {name!r}; known: {', '.join(METHODS)}") from None
+    base, at, value = name.partition("@")
+    try:
+        target = METHODS[base]
+    except KeyError:
+        raise UserError(f"unknown method {name!r}; known: {', '.join(METHODS)} (budget and tale also as NAME@TOKENS)") from None
     module, cls = target.split(":")
-    return getattr(importlib.import_module(module), cls)(**options)
+    method = getattr(importlib.import_module(module), cls)
+    if at:
+        key = getattr(method, "at_option", None)
+        if key is None:
+            raise UserError(f"method {name!r}: {base} takes no @value")
+        if not value.isdigit():
+            raise UserError(f"method {name!r}: expected {base}@TOKENS, a whole number")
+        options = {**options, key: int(value)}
+    return method(**options)
 
 
 __all__ = ["METHODS", "Method", "TrainConfig", "get_method", "train"]

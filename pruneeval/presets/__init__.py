@@ -44,6 +44,12 @@ class Preset:
     micro_batch_size: int = option(1, "per-device batch size")
     warmup_ratio: float = option(0.1, "share of steps spent warming up")
     batch_gen: int = option(8, "prompts per generation batch (HF engine)")
+    think_end: str = option("", "text that ends the thinking (e.g. </think>); empty: no thinking markers, "
+                            "so no budget forcing")
+    budget_force: str = option("", "text appended when the thinking budget runs out: the end-of-thinking "
+                               "marker and an answer cue")
+    nothink_prefill: str = option("", "start of the assistant turn that skips the thinking (NoThinking); "
+                                  "empty: nothink refused")
 
     @classmethod
     def help(cls) -> dict[str, str]:

@@ -225,3 +225,31 @@ def length_accuracy_figure(result: dict, examples: dict) -> Figure:
 def _split(samples, k):
     from .analyze import split_by_length
     return split_by_length(samples, k)
+
+
+def plot_sweep(result: dict, path: Path) -> Path:
+    """Accuracy against the token budget, one panel per task: a curve per model and way of cutting
+    (budget forcing solid, the plain max-tokens cut dashed, one colour per model)."""
+    tasks = result["tasks"]
+    labels = list(dict.fromkeys(c["label"] for c in result["curves"]))
+    style = _style(labels)
+    fig, axes = _grid(len(tasks))
+    for ax, task in zip(axes, tasks):
+        for c in result["curves"]:
+            pts = c["points"].get(task, [])
+            if not pts:
+                continue
+            color, marker = style[c["label"]]
+            kind = "budget forcing" if c["kind"] == "budget" else "max-tokens cut"
+            ax.plot([p["budget"] for p in pts], [100 * p["accuracy"] for p in pts], color=color, marker=marker,
+                    linestyle="-" if c["kind"] == "budget" else "--", label=plain(f"{c['label']}, {kind}"))
+        ax.set_xscale("log", base=2)
+        ax.set_title(plain(dataset_name(task.removesuffix("_len"))))
+        ax.set_xlabel("token budget (log scale)")
+        ax.set_ylabel("accuracy (%)")
+        ax.set_ylim(-2, 102)
+        ax.grid(alpha=0.3)
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=min(len(names), 2), fontsize=8, frameon=False)
+    fig.subplots_adjust(bottom=0.14 + 0.05 * math.ceil(len(names) / 2), wspace=0.3)
+    return save_png(fig, path)
