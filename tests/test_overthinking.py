@@ -185,3 +185,12 @@ def test_bad_line_from_a_real_process(tmp_path):
     assert res.returncode == 2 and res.stderr.strip() == "error: bad.jsonl:1: field 'gold' is not a string"
     assert not (tmp_path / "overthinking").exists()
 
+
+def test_the_readme_table_is_the_committed_report():
+    """The README's dev-set table is ``reports/overthinking-dev`` (written by the command above it)."""
+    readme = (REPO / "README.md").read_text()
+    report = REPO / "reports" / "overthinking-dev"
+    table = [ln for ln in (report / "overthinking.md").read_text().splitlines() if ln.startswith("| ")]
+    assert len(table) == 13 and "\n".join(table) in readme
+    res = json.loads((report / "overthinking.json").read_text())
+    assert res["unit"] == "tokens" and res["n"] == 944 and res["tokenizer"] in readme
