@@ -38,7 +38,8 @@ _RESTART = re.compile(  # how a paragraph that starts a new round (or states the
     r"(?:let\s+me|let's|let\s+us|to|i(?:'ll|\s+will|\s+should|\s+need\s+to)?)\s+(?:also\s+)?"
     r"(?:double[-\s]?check|check|verify|confirm|make\s+sure|re[-a-z]+|try|think|see|go\s+back))", re.I)
 _NUMBER = re.compile(r"-?\$?\d[\d,]*(?:\.\d+)?")
-_GLUE = re.compile(r"\*\*[^*\n]{0,40}\*\*|\bfinal\s+answer\b|\\[a-zA-Z]+|[^A-Za-z]", re.I)  # between one statement's parts
+# what may stand between the parts of one statement: headings, LaTeX commands, no words
+_GLUE = re.compile(r"\*\*[^*\n]{0,40}\*\*|\bfinal\s+answer\b|\\[a-zA-Z]+|[^A-Za-z]", re.I)
 
 
 @dataclass(frozen=True)
