@@ -348,7 +348,9 @@ def analyze_overthinking_cmd(
                                             "positions (default: estimated from characters and n_tokens)"),
     benchmark: Optional[str] = typer.Option(None, "--benchmark", "-b", help="grading rules for every output of a "
                                             "JSONL (default: from each line's 'dataset' or 'benchmark')"),
-    data_dir: Optional[Path] = DATA_DIR,
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="local benchmark dir laid out like shared/data, "
+                                            "for each record's difficulty (default: $PRUNEEVAL_DATA_DIR; with "
+                                            "neither, records are grouped by benchmark; the hub is not read)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="output dir (default DIR/overthinking, or "
                                        "overthinking/ beside the file)"),
 ):
