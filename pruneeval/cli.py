@@ -20,7 +20,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Measure and shrink the thinking length of long-chain-of-thought models.")
 toy_app = typer.Typer(no_args_is_help=True, help="The embedded toy long-thought world.")
 app.add_typer(toy_app, name="toy")
-analyze_app = typer.Typer(no_args_is_help=True, help="The paper's analyses of sampled records.")
+analyze_app = typer.Typer(no_args_is_help=True, help="Analyses of sampled records or outputs: the paper's "
+                          "length analyses, overthinking.")
 app.add_typer(analyze_app, name="analyze")
 tasks_app = typer.Typer(no_args_is_help=True, help="pruneeval's lm-eval tasks: install into lm-eval, or their path.")
 app.add_typer(tasks_app, name="tasks")
@@ -398,6 +399,28 @@ def analyze_length_cmd(
     if out is not None:
         check_out_dir(out, files=["length_analysis.md", "length_analysis.json"])
     analyze_length(path, out)
+
+
+@analyze_app.command("overthinking")
+def analyze_overthinking_cmd(
+    path: Path = typer.Argument(..., help="a presample or eval dir (or a samples.jsonl), or a JSONL of outputs "
+                                "('output', 'gold'; optional 'n_tokens', 'model', 'dataset' or 'benchmark', "
+                                "'finish_reason')"),
+    tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="tokenizer dir or hub id: exact token "
+                                            "positions (default: estimated from characters and n_tokens)"),
+    benchmark: Optional[str] = typer.Option(None, "--benchmark", "-b", help="grading rules for every output of a "
+                                            "JSONL (default: from each line's 'dataset' or 'benchmark')"),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="local benchmark dir laid out like shared/data, "
+                                            "for each record's difficulty (default: $PRUNEEVAL_DATA_DIR; with "
+                                            "neither, records are grouped by benchmark; the hub is not read)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="output dir (default DIR/overthinking, or "
+                                       "overthinking/ beside the file)"),
+):
+    """Where the first correct answer comes, the tokens after it and the solution rounds, per
+    difficulty level (records) or per model (a JSONL of outputs)."""
+    from .report import analyze_overthinking
+
+    analyze_overthinking(path, out, tokenizer=tokenizer, benchmark=benchmark, data_dir=data_dir)
 
 
 @toy_app.command("build")

@@ -124,7 +124,7 @@ def evaluate_task(engine: Engine, task: str, out_dir: Path, prompt: PromptSpec, 
     check_manifest(task_dir / "manifest.json", manifest)
     records = generate_records(engine, problems, RecordStore(task_dir / "samples.jsonl"), prompt, sampling,
                                chunk=chunk, grade_workers=grade_workers, label=task)
-    summary = summarize(records, gen_time_s=sum(r.wall_share_s for r in records))
+    summary = summarize(records, gen_time_s=sum(r.wall_share_s for r in records), workers=grade_workers)
     summary["manifest"] = manifest
     write_json_atomic(task_dir / "summary.json", summary)
     return summary

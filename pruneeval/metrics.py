@@ -19,11 +19,16 @@ def percentile(values: Sequence[float], q: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
-def summarize(records: Sequence[SampleRecord], gen_time_s: float | None = None) -> dict:
+def summarize(records: Sequence[SampleRecord], gen_time_s: float | None = None, workers: int | None = None) -> dict:
     """Accuracy, token-length statistics, truncated and no-answer rates over all samples.
 
     ``gen_time_s`` is the total wall time spent in the engine; when absent the per-sample
-    latencies are summed (exact for batch size 1, an upper bound for batched engines)."""
+    latencies are summed (exact for batch size 1, an upper bound for batched engines).
+    ``overthinking``: where the first correct answer comes and the rounds after it, in tokens
+    estimated from characters (``overthinking.summarize_overthinking``; its candidate answers
+    graded as ``grade_many`` grades with ``workers``)."""
+    from .overthinking import summarize_overthinking
+
     n = len(records)
     tokens = [r.n_tokens for r in records]
     wall = gen_time_s if gen_time_s is not None else sum(r.latency_s for r in records)
@@ -38,6 +43,7 @@ def summarize(records: Sequence[SampleRecord], gen_time_s: float | None = None) 
         "no_answer_rate": sum(r.extracted is None for r in records) / n if n else 0.0,
         "gen_time_s": wall,
         "tokens_per_s": sum(tokens) / wall if wall > 0 else 0.0,
+        "overthinking": summarize_overthinking(records, workers=workers),
     }
 
 

@@ -91,6 +91,11 @@ CASES = [
     (["report", "{tmp}/summary-bad"], "summary.json: not a readable JSON file"),
     (["analyze", "length", "{tmp}/nowhere"], "nowhere: no such file or directory"),
     (["analyze", "length", "{tmp}/empty"], "no samples.jsonl found"),
+    (["analyze", "overthinking", "{tmp}/nowhere"], "nowhere: no such file or directory"),
+    (["analyze", "overthinking", "{tmp}/empty"], "no samples.jsonl found"),
+    (["analyze", "overthinking", "{tmp}/nofield.jsonl", "-b", "gsm8k"], "nofield.jsonl:1: missing field 'gold'"),
+    (["analyze", "overthinking", "{tmp}/bad.jsonl", "-b", "gsm8k", "--tokenizer", "{tmp}/empty"],
+     "bad.jsonl:2: malformed JSON"),  # the input is read before a tokenizer loads
 ]
 
 
@@ -170,7 +175,7 @@ def test_every_command_has_help_and_h_and_no_placeholder_on_switches(capsys):
 
     root = typer.main.get_command(app)
     paths = list(_commands(root))
-    assert {("eval",), ("run",), ("toy", "build"), ("analyze", "length")} <= set(paths)
+    assert {("eval",), ("run",), ("toy", "build"), ("analyze", "length"), ("analyze", "overthinking")} <= set(paths)
     for path in paths:
         main([*path, "--help"])
         out = capsys.readouterr().out

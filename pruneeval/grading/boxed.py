@@ -9,8 +9,9 @@ _BOX = re.compile(r"\\(?:boxed|fbox)")
 _BRACES = re.compile(r"[{}]")
 
 
-def all_boxed(text: str) -> list[str]:
-    """Contents of every closed ``\\boxed{...}`` / ``\\fbox{...}`` / ``\\boxed 2``, in order."""
+def boxed_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, contents) of every closed ``\\boxed{...}`` / ``\\fbox{...}`` / ``\\boxed 2``, in
+    order: ``text[start:end]`` is the whole box (``\\boxed{5}``, ``\\boxed 2``)."""
     match, out = None, []
     for m in _BOX.finditer(text):
         rest = text[m.end():m.end() + 200]
@@ -25,11 +26,19 @@ def all_boxed(text: str) -> list[str]:
                         match[stack.pop()] = brace.start()
             i = m.end() + len(rest) - len(stripped)
             if i in match:
-                out.append(text[i + 1:match[i]].strip())
+                out.append((m.start(), match[i] + 1, text[i + 1:match[i]].strip()))
         elif rest[:1] == " " and stripped.split("$")[0].split():  # "\\boxed 2$."
-            token = stripped.split("$")[0].split()[0].rstrip(".,")
-            out += [token] if token else []
+            word = stripped.split("$")[0].split()[0]
+            token = word.rstrip(".,")
+            if token:
+                at = m.end() + len(rest) - len(stripped)
+                out.append((m.start(), at + len(token), token))
     return out
+
+
+def all_boxed(text: str) -> list[str]:
+    """Contents of every closed ``\\boxed{...}`` / ``\\fbox{...}`` / ``\\boxed 2``, in order."""
+    return [c for _, _, c in boxed_spans(text)]
 
 
 def last_boxed(text: str) -> str | None:

@@ -16,9 +16,10 @@ the last number of the last line."""
 from __future__ import annotations
 
 import re
+from itertools import islice
 
 from .boxed import all_boxed
-from .sentences import MARKER, sentence_answer
+from .sentences import MARKER, last_sentence, sentence_answer
 
 TAIL_CHARS = 8000  # only the end of the answer section is searched for the final answer
 THINK_TAIL = 1500  # the end of a closed thinking searched for the answer it concluded
@@ -74,8 +75,27 @@ def phrase_answer(text: str, parts: int = 1, words: bool = False) -> tuple[str |
     m = _last(_PHRASE, text)
     if m is None:
         return None, False
+    ans, _, ends = phrase_at(text, m, parts, words)
+    return ans, ends
+
+
+def phrase_spans(text: str, parts: int = 1, words: bool = False,
+                 limit: int | None = None) -> list[tuple[int, int, int, str | None]]:
+    """(start, end of the phrase, end of its answer, answer) of every final-answer phrase in
+    ``text`` (the first ``limit``), each read as ``phrase_answer`` reads the last one."""
+    out = []
+    for m in islice(_PHRASE.finditer(text), limit):
+        ans, end, _ = phrase_at(text, m, parts, words)
+        out.append((m.start(), m.end(), end, ans))
+    return out
+
+
+def phrase_at(text: str, m: re.Match, parts: int = 1, words: bool = False) -> tuple[str | None, int, bool]:
+    """(the answer the phrase ``m`` states, where that answer ends in ``text``, whether only
+    punctuation follows it)."""
     rest = text[m.end():m.end() + 400]
     rest = rest if rest.split("\n", 1)[0].strip() else rest.lstrip()  # "**Final Answer**\n\n18"
+    start = m.end() + min(400, len(text) - m.end()) - len(rest)
     line = rest.split("\n", 1)[0].strip()
     math = re.match(rf"{_SPAN}(?:\s*(?:,|\bor\b|\band\b)\s*{_SPAN})*" if parts > 1 else _SPAN, line)
     if math:
@@ -90,8 +110,9 @@ def phrase_answer(text: str, parts: int = 1, words: bool = False) -> tuple[str |
             used = re.split(r"(?<!\d)\.(?!\d)|\.(?=\s|$)|[;?]|(?<!\d)!", line)[0]
             value, clause = sentence_answer(used)
             ans = value if value is not None and not words else clause
-    after = rest[rest.find(used) + len(used):]
-    return (ans.strip(" *") or None) if ans else None, not re.sub(r"[\s.!*$\\)\]}]", "", after)
+    end = rest.find(used) + len(used)
+    after = rest[end:]
+    return ((ans.strip(" *") or None) if ans else None), start + end, not re.sub(r"[\s.!*$\\)\]}]", "", after)
 
 
 def _final_lines(section: str) -> list[str]:
@@ -115,7 +136,7 @@ def conclusion(section: str) -> tuple[str | None, str]:
         return re.split(r"=|\\approx", body)[-1].strip() or None, body
     if _HEADING.match(last) and not re.search(r"\d", last):
         return None, ""
-    sentence = [x for x in re.split(r"(?<=[.!?])\s+(?=[A-Z*\\$(])", last) if x.strip()][-1]
+    sentence = last_sentence(last)
     value, _ = sentence_answer(sentence)
     if _ITEM.match(last) and not MARKER.match(_ITEM.sub("", sentence)) and "**" not in sentence:
         return None, ""  # a list item is a step, not a conclusion, unless it says so

@@ -18,6 +18,7 @@ _COPULA = re.compile(r"\s(?:is|are|was|were|equals?|be|becomes|gives|=)\s|\s=|=\
 _THEN = re.compile(r"[,;]\s*(?:and\s+)?(?:so|thus|therefore|hence)\b[\s,]*", re.I)  # "9 eggs, so she makes $18"
 _CLAUSE_END = re.compile(r",\s*(?:because|since|which|as|where|while|but|closely)\b"
                          r"|\s(?:because|since)\s|;", re.I)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z*\\$(])")
 _BOLD = re.compile(r"\*\*([^*\n]{1,80}?)\*\*")
 _SPAN = re.compile(r"\\\((.{1,300}?)\\\)|\$\$(.{1,300}?)\$\$|(?<![\\\d])\$([^$]{1,300}?)\$|\\\[(.{1,300}?)\\\]")
 _WORDY = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")  # a word outside a LaTeX command: prose, not math
@@ -56,6 +57,11 @@ def _bold_value(clause: str) -> str | None:
         return None
     b = spans[-1]
     return _first_value(b) or b
+
+
+def last_sentence(line: str) -> str:
+    """The last sentence of a line (sentences end on ``.!?`` before a capital, ``*``, ``\\``, ``$`` or ``(``)."""
+    return [x for x in _SENTENCE_END.split(line) if x.strip()][-1]
 
 
 def sentence_answer(sentence: str) -> tuple[str | None, str]:

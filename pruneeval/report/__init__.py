@@ -2,11 +2,12 @@
 
 Public entry points (imported lazily, so ``import pruneeval.report`` stays cheap):
 ``write_report`` (leaderboard.py), ``analyze_length`` (analyze.py),
-``write_paper_report`` (paper.py)."""
+``analyze_overthinking`` (overthinking.py), ``write_paper_report`` (paper.py)."""
 
 from importlib import import_module
 
-_EXPORTS = {"write_report": ".leaderboard", "analyze_length": ".analyze", "write_paper_report": ".paper"}
+_EXPORTS = {"write_report": ".leaderboard", "analyze_length": ".analyze", "analyze_overthinking": ".overthinking",
+            "write_paper_report": ".paper"}
 
 __all__ = list(_EXPORTS)
 
