@@ -24,6 +24,7 @@ def summarize(records: Sequence[SampleRecord], gen_time_s: float | None = None, 
 
     ``gen_time_s`` is the total wall time spent in the engine; when absent the per-sample
     latencies are summed (exact for batch size 1, an upper bound for batched engines).
+    ``forced_rate`` (two-stage generation only): the share of samples cut at the thinking budget.
     ``overthinking``: where the first correct answer comes and the rounds after it, in tokens
     estimated from characters (``overthinking.summarize_overthinking``; its candidate answers
     graded as ``grade_many`` grades with ``workers``)."""
@@ -32,7 +33,7 @@ def summarize(records: Sequence[SampleRecord], gen_time_s: float | None = None, 
     n = len(records)
     tokens = [r.n_tokens for r in records]
     wall = gen_time_s if gen_time_s is not None else sum(r.latency_s for r in records)
-    return {
+    out = {
         "n_samples": n,
         "n_problems": len({r.problem_id for r in records}),
         "accuracy": sum(r.correct for r in records) / n if n else 0.0,
@@ -45,6 +46,9 @@ def summarize(records: Sequence[SampleRecord], gen_time_s: float | None = None, 
         "tokens_per_s": sum(tokens) / wall if wall > 0 else 0.0,
         "overthinking": summarize_overthinking(records, workers=workers),
     }
+    if any(r.stage_tokens for r in records):  # budget forcing: the share cut at the budget and forced to answer
+        out["forced_rate"] = sum(len(r.stage_tokens or ()) == 2 for r in records) / n
+    return out
 
 
 # --- Accuracy-Efficiency Score (AES) -------------------------------------------------------

@@ -184,6 +184,26 @@ def _prompts(n: int, benchmark: str = "toy"):
 
 @needs_vllm
 @pytest.mark.slow
+def test_budget_forcing_through_the_server_continues_exact_tokens(toy_model_dir, server):
+    """Two stages through a real server: the prompt ids are the server's rendering (the HF
+    engine's), stage 2 goes to /v1/completions as token ids and comes back as the server's own
+    continuation of them, and the counts add up."""
+    from test_thinking import check_two_stage_accounting
+
+    from pruneeval import presets
+
+    p = presets.resolve("toy")
+    api = make_engine("openai", str(toy_model_dir), base_url=server)
+    hf = make_engine("hf", str(toy_model_dir), batch_size=12)
+    prompts = _prompts(8)
+    assert [api.prompt_ids(m) for m in prompts] == [hf.prompt_ids(m) for m in prompts]
+    assert api.encode(p.budget_force) == hf.encode(p.budget_force)
+    check_two_stage_accounting(api, prompts, budget=20, answer_budget=6, max_tokens=96, think_end=p.think_end,
+                               force=p.budget_force)
+
+
+@needs_vllm
+@pytest.mark.slow
 def test_greedy_hf_vllm_and_openai_agree(toy_model_dir, server):
     from vllm_server import NUMERIC_TIE, agreement
 

@@ -21,14 +21,15 @@ def _prompts(data_dir, n=12):
             for p in load("gsm8k", data_dir, n)]
 
 
-def check_two_stage_accounting(engine, prompts, budget=6, answer_budget=5, max_tokens=40):
+def check_two_stage_accounting(engine, prompts, budget=6, answer_budget=5, max_tokens=40, think_end="</think>",
+                               force=FORCE):
     """Budget forcing on ``engine``: every count adds up and every stage holds the tokens the
     engine itself generates for that stage's exact input. Returns the forced completions."""
-    forced = ThinkingEngine(engine, budget=budget, answer_budget=answer_budget, think_end="</think>", force=FORCE)
+    forced = ThinkingEngine(engine, budget=budget, answer_budget=answer_budget, think_end=think_end, force=force)
     got = forced.generate(prompts, Sampling(max_tokens=max_tokens))
     ids = [engine.prompt_ids(m) for m in prompts]
     plain = engine.generate_ids(ids, Sampling(max_tokens=budget))
-    force_ids = engine.encode(FORCE)
+    force_ids = engine.encode(force)
     two = []
     for p, (c,), (first,) in zip(ids, got, plain):
         assert sum(c.stage_tokens) == c.n_tokens == len(c.token_ids)
@@ -42,7 +43,7 @@ def check_two_stage_accounting(engine, prompts, budget=6, answer_budget=5, max_t
         (second,), = engine.generate_ids([p + list(first.token_ids) + force_ids], Sampling(max_tokens=answer_budget))
         assert c.token_ids[budget:] == second.token_ids  # stage 2: the engine's own continuation of exact ids
         assert c.stage_tokens[1] == second.n_tokens <= answer_budget
-        assert c.text == first.text + FORCE + second.text
+        assert c.text == first.text + force + second.text
         assert c.finish_reason == second.finish_reason
     assert two, "some samples should reach the budget"
     return got
