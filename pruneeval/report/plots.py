@@ -84,9 +84,13 @@ def pareto_figure(block: dict) -> Figure:
     if drew_front:
         handles.append(Line2D([], [], ls="--", color="0.45"))
         labels.append("Pareto front")
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 7), frameon=False, fontsize=9)
+    width, height = fig.get_size_inches()
+    ncol = max(2, min(len(labels), int(width / 1.7)))  # as many entries a row as the figure's width holds
+    rows = math.ceil(len(labels) / ncol)
+    fig.set_size_inches(width, height + 0.25 * rows)
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, fontsize=9)
     fig.suptitle(f"{plain(block['model'])}: accuracy vs length (ringed: Pareto front)", fontsize=12)
-    fig.tight_layout(rect=(0, 0.07, 1, 0.95))
+    fig.tight_layout(rect=(0, (0.1 + 0.25 * rows) / (height + 0.25 * rows), 1, 0.95))
     return fig
 
 
