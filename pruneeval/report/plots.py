@@ -14,6 +14,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from .tables import AVERAGE, dataset_name, method_name  # noqa: E402
 
 MARKERS = "osD^vP*XhH"
+MAX_ANNOTATED = 12  # a Pareto plot with more methods names only those on the front beside their points
 
 
 def plain(text: object) -> str:
@@ -22,8 +23,9 @@ def plain(text: object) -> str:
 
 
 def _style(methods: list[str]) -> dict[str, tuple]:
+    """A colour and marker per method, no pair repeated for the first 100 methods."""
     cmap = matplotlib.colormaps["tab10"]
-    return {m: (cmap(i % 10), MARKERS[i % len(MARKERS)]) for i, m in enumerate(methods)}
+    return {m: (cmap(i % 10), MARKERS[(i % 10 + i // 10) % len(MARKERS)]) for i, m in enumerate(methods)}
 
 
 def _grid(n: int, w: float = 4.6, h: float = 3.8) -> tuple[Figure, list]:
@@ -61,8 +63,9 @@ def pareto_figure(block: dict) -> Figure:
             on = r["pareto"][col]
             ax.scatter([x], [y], s=90 if on else 60, color=color, marker=marker, zorder=3,
                        edgecolors="black" if on else "none", linewidths=1.6, label=r["method"])
-            ax.annotate(plain(method_name(r["method"])), (x, y), textcoords="offset points",
-                        xytext=(6, 5) if i % 2 == 0 else (6, -13), fontsize=8.5)  # alternate: fewer overlaps
+            if on or len(block["rows"]) <= MAX_ANNOTATED:  # many points: the legend names them, the front is named
+                ax.annotate(plain(method_name(r["method"])), (x, y), textcoords="offset points",
+                            xytext=(6, 5) if i % 2 == 0 else (6, -13), fontsize=8.5)  # alternate: fewer overlaps
             if on:
                 pts.append((x, y))
         pts.sort()
@@ -248,6 +251,9 @@ def plot_sweep(result: dict, path: Path) -> Path:
             ax.plot([p["budget"] for p in pts], [100 * p["accuracy"] for p in pts], color=color, marker=marker,
                     linestyle="-" if c["kind"] == "budget" else "--", label=plain(f"{c['label']}, {kind}"))
         ax.set_xscale("log", base=2)
+        budgets = sorted({p["budget"] for c in result["curves"] for p in c["points"].get(task, [])})
+        ax.set_xticks(budgets, labels=[str(b) for b in budgets])
+        ax.minorticks_off()
         ax.set_title(plain(dataset_name(task.removesuffix("_len"))))
         ax.set_xlabel("token budget (log scale)")
         ax.set_ylabel("accuracy (%)")
@@ -255,5 +261,6 @@ def plot_sweep(result: dict, path: Path) -> Path:
         ax.grid(alpha=0.3)
     handles, names = axes[0].get_legend_handles_labels()
     fig.legend(handles, names, loc="lower center", ncol=min(len(names), 2), fontsize=8, frameon=False)
+    fig.suptitle("Accuracy at each token budget", fontsize=12)
     fig.subplots_adjust(bottom=0.14 + 0.05 * math.ceil(len(names) / 2), wspace=0.3)
     return save_png(fig, path)
