@@ -51,3 +51,9 @@ def test_the_build_table_is_the_committed_build_report():
     low, high = build["accuracy_band"]
     assert f"{100 * low:.1f}-{100 * high:.1f} %" in README
     assert build["depends_on"]["processor"] in README
+
+
+def test_the_sweep_table_is_the_committed_sweep():
+    sweep = (REPO / "reports" / "toy-sweep" / "sweep.md").read_text()
+    table = sweep[sweep.index("| curve"):].strip()
+    assert table in README
