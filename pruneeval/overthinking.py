@@ -79,7 +79,7 @@ def measure(items: Sequence[Item], count: Callable[[str], int] | None = None,
             workers: int | None = None) -> list[Measure]:
     """The metrics of each item (module docstring); ``count`` tokenizes a text into a token count."""
     unit = unit_of(items, count)
-    found = [candidates(it.output, *_settings(it)) for it in items]
+    found = [candidates(it.output, *_settings(it), toy=family(it.benchmark) == "toy") for it in items]
     batch: list[tuple[str, str, str]] = []
     finish: list[str | None] = []
     index: dict[tuple, int] = {}  # ("answer", answer, gold, benchmark) or ("final", item) -> its place in batch

@@ -65,6 +65,22 @@ def test_candidates_positions_kinds_and_rounds():
     assert [c.answer for c in candidates("So x = 4.\n\nWait, that is wrong.")] == ["4"]
 
 
+def test_toy_rounds_end_at_the_last_step_and_at_each_re_check():
+    """A toy solution: a slip corrected, the pass's last step (first correct), two re-checks, the box."""
+    import random
+
+    text = world.solution(world.parse("16 - 1 - 7 - 6 + 11 = ?"), random.Random(3), slip_p=0.3, rechecks=2)
+    assert "Wait, that's wrong." in text and text.count("Wait, let me verify") == 2
+    cands = candidates(text, toy=True)
+    last_step = text.index("Step 4: 2 + 11 = 13") + len("Step 4: 2 + 11 = 13")
+    assert [c.end for c in cands] == [last_step, text.index("Correct.") + 8, text.rindex("Correct.") + 8, len(text)]
+    assert rounds(text, cands) == 3  # the pass, two re-checks (the box closes the last one)
+    assert [c.kind for c in candidates(text)] == ["boxed"]  # the step and re-check rules are the toy's only
+    (m,) = measure([Item(text, "13", "toy", n_tokens=100, correct=True, extracted="13")])
+    assert m.first_correct == pytest.approx(100 * last_step / len(text)) and m.rounds == 3
+    assert m.rounds_to_first_correct == 1
+
+
 def test_exact_token_positions_with_the_qwen2_tokenizer(count):
     items = [Item(REDUNDANT, "36", "math"), Item(TALKED_OUT, "12", "math"), Item(NO_ANSWER, "36", "math")]
     redundant, talked, none = measure(items, count, workers=1)
@@ -107,9 +123,9 @@ def _record(pid, idx, output, gold, correct, extracted, benchmark="toy"):
 
 
 def test_summary_has_an_overthinking_block_and_keeps_its_keys():
-    recs = [_record("a", 0, "Step 1: 2 + 3 = 5\n\\boxed{5}", "5", True, "5"),
-            _record("a", 1, "So the answer is 5.\n\nWait, let me verify.\n\\boxed{6}", "5", False, "6"),
-            _record("b", 0, "no idea", "7", False, None)]
+    recs = [_record("a", 0, "Step 1: 2 + 3 = 5\n\\boxed{5}", "5", True, "5", "gsm8k"),
+            _record("a", 1, "So the answer is 5.\n\nWait, let me verify.\n\\boxed{6}", "5", False, "6", "gsm8k"),
+            _record("b", 0, "no idea", "7", False, None, "gsm8k")]
     s = summarize(recs, 1.0)
     assert set(s) == {"n_samples", "n_problems", "accuracy", "mean_tokens", "median_tokens", "p90_tokens",
                       "truncated_rate", "no_answer_rate", "gen_time_s", "tokens_per_s", "overthinking"}
@@ -149,7 +165,11 @@ def test_records_report_per_difficulty(tmp_path, capsys):
     want = sorted({p.meta["difficulty"] for p in problems})
     assert res["grouped_by"] == "difficulty" and res["unit"] == "tokens (estimated from characters)"
     assert [g["group"] for g in res["groups"]] == [f"toy {d} operands" for d in want] + ["all"]
-    assert res["groups"][-1]["n"] == 12 and res["groups"][-1]["efficiency"] == 1.0
+    # a plain toy solution's first correct answer is its last step; only the boxed line comes after it
+    solutions = [p.meta["plain_solution"] for p in problems]
+    share = [(len(t) - len(t.rsplit("\n", 1)[1]) - 1) / len(t) for t in solutions]
+    assert res["groups"][-1]["n"] == 12 and res["groups"][-1]["efficiency"] == pytest.approx(sum(share) / 12)
+    assert res["groups"][-1]["rounds"] == 1.0
     assert (tmp_path / "overthinking" / "overthinking.md").is_file()
 
 

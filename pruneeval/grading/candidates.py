@@ -15,6 +15,10 @@ A candidate is, anywhere in the output (thinking included):
   ``Alternatively``, ``Hmm``, ``Let me check``, ``**Final Answer**``, ...), the thinking closes or the
   output ends; it ends at the end of that sentence.
 
+In the toy world (``toy=True``) a round also concludes at the last step line of a pass
+(``Step 3: 9 - 6 = 3`` not followed by another step or by ``Wait, that's wrong.``) and at each
+re-check line (``Wait, let me verify: ..., 9 - 6 = 3. Correct.``, which ends after ``Correct.``).
+
 Candidates ending at the same character are one.  ``rounds`` counts solution rounds: the distinct
 positions of candidates, where candidates with only headings, punctuation, LaTeX and whitespace
 between them (``the answer is 5.`` then ``**Final Answer** \\boxed{5}``) are one position."""
@@ -40,6 +44,10 @@ _RESTART = re.compile(  # how a paragraph that starts a new round (or states the
 _NUMBER = re.compile(r"-?\$?\d[\d,]*(?:\.\d+)?")
 # what may stand between the parts of one statement: headings, LaTeX commands, no words
 _GLUE = re.compile(r"\*\*[^*\n]{0,40}\*\*|\bfinal\s+answer\b|\\[a-zA-Z]+|[^A-Za-z]", re.I)
+
+
+_TOY_STEP = re.compile(r"^Step \d+: [^\n]*= (-?\d+)$", re.M)
+_TOY_CHECK = re.compile(r"^Wait, let me verify: [^\n]*= (-?\d+)\. Correct\.$", re.M)
 
 
 @dataclass(frozen=True)
@@ -75,9 +83,20 @@ def _conclusions(text: str) -> list[Candidate]:
     return out
 
 
-def candidates(output, parts: int = 1, words: bool = False) -> list[Candidate]:
+def _toy_conclusions(text: str) -> list[Candidate]:
+    # each starts at its value: the line before it is the round's reasoning
+    out = [Candidate(m.start(1), m.end(), m.group(1), "conclusion") for m in _TOY_CHECK.finditer(text)]
+    for m in _TOY_STEP.finditer(text):
+        following = text[m.end() + 1:].split("\n", 1)[0]
+        if not following.startswith(("Step ", "Wait, that's wrong")):  # the last step of a pass, not retracted
+            out.append(Candidate(m.start(1), m.end(), m.group(1), "conclusion"))
+    return out
+
+
+def candidates(output, parts: int = 1, words: bool = False, toy: bool = False) -> list[Candidate]:
     """The candidate answers of ``output`` in order of their ends (see the module's docstring);
-    ``parts`` and ``words`` as ``extract.extract`` takes them (from the gold)."""
+    ``parts`` and ``words`` as ``extract.extract`` takes them (from the gold); ``toy``: an output of
+    the toy world, whose rounds end in step and re-check lines."""
     text = as_text(output)
     boxes = [Candidate(s, e, a, "boxed") for s, e, a in boxed_spans(text) if a]
     found, starts = list(boxes), [b.start for b in boxes]
@@ -90,7 +109,7 @@ def candidates(output, parts: int = 1, words: bool = False) -> list[Candidate]:
         if at < len(starts) and starts[at] - phrase_end <= 200 and _is_glue(text[phrase_end:starts[at]]):
             continue  # "The final answer is \\boxed{5}": the box is the candidate
         found.append(Candidate(start, end, answer, "phrase"))
-    found += _conclusions(text)
+    found += _conclusions(text) + (_toy_conclusions(text) if toy else [])
     by_end: dict[int, Candidate] = {}
     for c in sorted(found, key=lambda c: (c.end, c.kind != "boxed")):
         by_end.setdefault(c.end, c)
