@@ -106,3 +106,17 @@ def test_eval_with_budget_writes_stage_counts(tiny_model, data_dir, tmp_path):
     summary = json.loads((out / "gsm8k_len" / "summary.json").read_text())
     assert summary["manifest"]["method"] == "budget@5"
     assert summary["manifest"]["thinking"]["budget"] == 5 and summary["manifest"]["thinking"]["answer_budget"] == 3
+
+
+@pytest.mark.parametrize("method, suffix", [("tale@100", "use less than 100 tokens:"),
+                                            ("draft", "within \\boxed{} at the end of the response.")])
+def test_prompt_variants_put_their_instruction_in_the_user_turn(tiny_model, data_dir, tmp_path, method, suffix):
+    from pruneeval.cli import main
+
+    out = tmp_path / "out"
+    main(["eval", "--model", str(tiny_model), "--tasks", "gsm8k_len", "--limit", "2", "--max-tokens", "4",
+          "--out", str(out), "--method", method, "--data-dir", str(data_dir)])
+    rows = [json.loads(x) for x in (out / "gsm8k_len" / "samples.jsonl").read_text().splitlines()]
+    assert all(r["prompt"][-1]["content"].endswith(suffix) for r in rows)
+    assert all("stage_tokens" not in r for r in rows)
+    assert json.loads((out / "gsm8k_len" / "summary.json").read_text())["manifest"]["method"] == method
