@@ -31,6 +31,7 @@ class TaleConfig:
 
 
 class Tale:
+    name = "tale"  # an instance is named by its budget: tale@512
     trains = False
     Config = TaleConfig
     at_option = "budget"

@@ -25,6 +25,7 @@ class BudgetConfig:
 
 
 class Budget:
+    name = "budget"  # an instance is named by its budget: budget@512
     trains = False
     suffix = ""
     Config = BudgetConfig
