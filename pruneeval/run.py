@@ -166,7 +166,8 @@ def _stages(preset: presets.Preset, cfg: RunConfig, methods: list, trains: bool)
         presample(engine, cfg.out / "presample", PromptSpec(preset.system_prompt, preset.user_template),
                   benchmark=preset.presample_benchmark, k=preset.k, temperature=preset.presample_temperature,
                   top_p=preset.presample_top_p, max_tokens=preset.max_tokens, limit=preset.presample_limit or None,
-                  data_dir=cfg.data_dir, seed=cfg.seed, model_name=preset.name, chunk=max(1, preset.batch_gen // 2))
+                  data_dir=cfg.data_dir, seed=cfg.seed, shuffle_seed=preset.presample_seed, model_name=preset.name,
+                  chunk=max(1, preset.batch_gen // 2))
     console.rule("evaluate the reference model")
     results["baseline"] = _evaluate(engine, cfg, preset, "baseline")
     for m in methods:

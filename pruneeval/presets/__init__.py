@@ -33,6 +33,8 @@ class Preset:
     eval_tasks: str = option("gsm8k_len,math_len,gaokao_len", "default eval tasks (comma list)")
     presample_benchmark: str = option("math_train", "training problems for presampling")
     presample_limit: int = option(5000, "number of training problems (0 = all)")
+    presample_seed: int = option(42, "shuffle the training problems with this seed before taking presample_limit "
+                                 "(the official code: 42); -1 = file order")
     k: int = option(16, "samples per training problem (K)")
     presample_temperature: float = option(0.5, "presampling temperature")
     presample_top_p: float = option(0.8, "presampling top-p")
@@ -70,7 +72,7 @@ MAX_ALIASES = 64  # YAML aliases in one preset: enough for reuse, far too few fo
 
 # Allowed values of numeric keys: (low, high, low_open); None = unbounded.
 RANGES = {"max_tokens": (1, None, False), "eval_temperature": (0, None, False), "eval_top_p": (0, 1, True),
-          "presample_limit": (0, None, False), "k": (1, None, False), "presample_temperature": (0, None, False),
+          "presample_limit": (0, None, False), "presample_seed": (-1, None, False), "k": (1, None, False), "presample_temperature": (0, None, False),
           "presample_top_p": (0, 1, True), "lr": (0, None, True), "lam": (0, None, False), "epochs": (0, None, True),
           "batch_size": (1, None, False), "micro_batch_size": (1, None, False), "warmup_ratio": (0, 1, False),
           "batch_gen": (1, None, False)}
