@@ -303,7 +303,7 @@ def train_cmd(
     check_out_dir(out)
     processes = int(os.environ.get("WORLD_SIZE", "1"))  # under accelerate launch: the preset's effective batch
     extra = {"save_steps": save_steps} if save_steps else {}
-    cfg = TrainConfig.from_preset(p, processes, seed=seed, progress=sys.stderr.isatty(),
+    cfg = TrainConfig.from_preset(p, processes, m.name, seed=seed, progress=sys.stderr.isatty(),
                                   trust_remote_code=trust_remote_code, **extra)
     with out_lock(out) if int(os.environ.get("RANK", "0")) == 0 else nullcontext():
         typer.echo(str(train(m, path, records, cfg, out)))

@@ -138,7 +138,8 @@ def run(preset: presets.Preset, cfg: RunConfig) -> dict:
     for m in methods:  # a preset without thinking markers is refused before anything runs
         if hasattr(m, "check"):
             m.check(preset)
-    TrainConfig.from_preset(preset)  # bad options fail now, not after presampling
+    for m in methods:  # bad training settings fail now, not after presampling
+        TrainConfig.from_preset(preset, method=m.name)
     needed = [TASKS[t] for t in cfg.tasks]
     trains = any(getattr(m, "trains", True) for m in methods)
     if trains:
@@ -181,7 +182,7 @@ def _stages(preset: presets.Preset, cfg: RunConfig, methods: list, trains: bool)
         records = load_presample(cfg.out / "presample")
     for m in trained:
         console.rule(f"train {m.name}")
-        train_cfg = TrainConfig.from_preset(preset, seed=cfg.seed, progress=sys.stderr.isatty(),
+        train_cfg = TrainConfig.from_preset(preset, method=m.name, seed=cfg.seed, progress=sys.stderr.isatty(),
                                              trust_remote_code=cfg.trust_remote_code)
         model_dir = train(m, ref_path, records, train_cfg, cfg.out / "train" / m.name)
         console.rule(f"evaluate {m.name}")
