@@ -253,7 +253,8 @@ def presample_cmd(
         eng = _engine(engine, presets.model_path(p), p.batch_gen, p.revision, trust_remote_code, **options)
         s = presample(eng, out, PromptSpec(p.system_prompt, p.user_template), benchmark=p.presample_benchmark,
                       k=p.k, temperature=p.presample_temperature, top_p=p.presample_top_p, max_tokens=p.max_tokens,
-                      limit=p.presample_limit or None, data_dir=data_dir, seed=seed, model_name=p.name,
+                      limit=p.presample_limit or None, data_dir=data_dir, seed=seed,
+                      shuffle_seed=p.presample_seed, model_name=p.name,
                       chunk=max(1, p.batch_gen // 2))
     print_summaries({p.presample_benchmark: s}, out)
 
@@ -302,7 +303,7 @@ def train_cmd(
     check_out_dir(out)
     processes = int(os.environ.get("WORLD_SIZE", "1"))  # under accelerate launch: the preset's effective batch
     extra = {"save_steps": save_steps} if save_steps else {}
-    cfg = TrainConfig.from_preset(p, processes, seed=seed, progress=sys.stderr.isatty(),
+    cfg = TrainConfig.from_preset(p, processes, m.name, seed=seed, progress=sys.stderr.isatty(),
                                   trust_remote_code=trust_remote_code, **extra)
     with out_lock(out) if int(os.environ.get("RANK", "0")) == 0 else nullcontext():
         typer.echo(str(train(m, path, records, cfg, out)))

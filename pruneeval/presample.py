@@ -6,6 +6,7 @@ with, per problem x, L_ref(x) = mean length and A_ref(x) = mean accuracy over it
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
@@ -28,16 +29,27 @@ def reference_stats(records: Sequence[SampleRecord]) -> dict[str, dict]:
             for pid, rs in by_problem.items()}
 
 
+def training_problems(benchmark: str, data_dir: str | None = None, limit: int | None = None,
+                      shuffle_seed: int = -1) -> list[benchmarks.Problem]:
+    """The first ``limit`` problems of ``benchmark`` after a shuffle with ``shuffle_seed`` (the
+    official code's ``random.seed(42); random.shuffle(data)``); -1 keeps file order.  MATH train
+    is sorted by subject, so its first 5,000 in file order miss Prealgebra and Precalculus."""
+    problems = benchmarks.load(benchmark, data_dir)
+    if shuffle_seed >= 0:
+        random.Random(shuffle_seed).shuffle(problems)
+    return problems[:limit] if limit else problems
+
+
 def presample(engine: Engine, out_dir: Path, prompt: PromptSpec, *, benchmark: str, k: int, temperature: float,
               top_p: float, max_tokens: int, limit: int | None = None, data_dir: str | None = None,
-              seed: int = 0, model_name: str = "", chunk: int = 16) -> dict:
+              seed: int = 0, shuffle_seed: int = -1, model_name: str = "", chunk: int = 16) -> dict:
     """Generate, grade and store K samples per problem into ``out_dir``; resumes a partial run."""
-    problems = benchmarks.load(benchmark, data_dir, limit or None)
+    problems = training_problems(benchmark, data_dir, limit, shuffle_seed)
     sampling = Sampling(n=k, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed)
     manifest = {
         "stage": "presample", "benchmark": benchmark, "model": engine.describe().get("model"),
         "model_name": model_name, "prompt": asdict(prompt), "sampling": asdict(sampling), "limit": limit,
-        "n_problems": len(problems), "dataset_hash": benchmarks.dataset_hash(problems),
+        "shuffle_seed": shuffle_seed, "n_problems": len(problems), "dataset_hash": benchmarks.dataset_hash(problems),
         "engine": engine.describe(), "versions": versions(),
     }
     check_manifest(out_dir / "manifest.json", manifest)

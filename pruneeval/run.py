@@ -1,7 +1,7 @@
 """``pruneeval run``: presample -> train -> evaluate reference and trained models -> leaderboard.
 
 Layout of a run directory (every stage skipped when complete, resumed when partial):
-  manifest.json            the settings that change numbers
+  manifest.json            the settings that change numbers, per method its options and training settings
   presample/               K samples per training problem from the reference model
   train/<method>/model     each trained method's checkpoint (LoRA: also train/<method>/adapter)
   eval/<method>/<task>/    samples.jsonl + summary.json; ``baseline`` is the reference model
@@ -26,6 +26,7 @@ from .errors import UserError
 from .evaluate import TASKS, PromptSpec, check_manifest, evaluate_task
 from .outputs import out_lock
 from .presample import load_presample, presample
+from .records import write_json_atomic
 
 console = Console(stderr=True)
 
@@ -138,7 +139,8 @@ def run(preset: presets.Preset, cfg: RunConfig) -> dict:
     for m in methods:  # a preset without thinking markers is refused before anything runs
         if hasattr(m, "check"):
             m.check(preset)
-    TrainConfig.from_preset(preset)  # bad options fail now, not after presampling
+    for m in methods:  # bad training settings fail now, not after presampling
+        TrainConfig.from_preset(preset, method=m.name)
     needed = [TASKS[t] for t in cfg.tasks]
     trains = any(getattr(m, "trains", True) for m in methods)
     if trains:
@@ -150,12 +152,61 @@ def run(preset: presets.Preset, cfg: RunConfig) -> dict:
         return _stages(preset, cfg, methods, trains)
 
 
+# TrainConfig fields that change no number (display, checkpoint cadence, permission to run code).
+NOT_NUMBERS = ("progress", "save_steps", "logging_steps", "trust_remote_code")
+
+
+def method_entry(method, preset: presets.Preset, seed: int) -> dict:
+    """A method's run-manifest entry: its resolved options and, if it trains, ``train``: the
+    training settings that change numbers (as ``_stages`` trains it)."""
+    import json
+
+    from .trainers import TrainConfig
+
+    config = getattr(method, "config", None)
+    entry = asdict(config) if dataclasses.is_dataclass(config) else {}
+    if getattr(method, "trains", True):
+        train = asdict(TrainConfig.from_preset(preset, method=method.name, seed=seed))
+        entry["train"] = {k: v for k, v in train.items() if k not in NOT_NUMBERS}
+    return json.loads(json.dumps(entry))  # as the manifest file holds it (tuples are lists)
+
+
+def run_manifest(preset: presets.Preset, cfg: RunConfig) -> dict:
+    """The run directory's settings shared by every method (``methods`` holds the rest)."""
+    return {"preset": asdict(preset), "tasks": list(cfg.tasks), "eval_limit": cfg.eval_limit,
+            "engine": cfg.engine, "seed": cfg.seed}
+
+
+def check_run_manifest(path: Path, manifest: dict, methods: dict[str, dict]) -> None:
+    """:func:`check_manifest` with per-method entries: a method already in the run directory with
+    another option or training setting is refused naming it (``method o1pruner: eps``); a method
+    new to the directory is added to it."""
+    from .records import read_json_object
+
+    old = read_json_object(path).get("methods") if path.exists() else None
+    old = old if isinstance(old, dict) else {}
+    for name, entry in methods.items():
+        if isinstance(old.get(name), dict):
+            was, now = _flat(old[name]), _flat(entry)
+            diff = [k for k in sorted(was.keys() | now.keys()) if was.get(k) != now.get(k)]
+            if diff:
+                raise UserError(f"{path}: written with different settings (method {name}: {', '.join(diff)}); "
+                                "use another output directory or delete it")
+    check_manifest(path, {**manifest, "methods": old})  # every shared setting as written before
+    write_json_atomic(path, {**manifest, "methods": {**old, **methods}})
+
+
+def _flat(entry: dict) -> dict:
+    return {**{k: v for k, v in entry.items() if k != "train"},
+            **{f"train.{k}": v for k, v in (entry.get("train") or {}).items()}}
+
+
 def _stages(preset: presets.Preset, cfg: RunConfig, methods: list, trains: bool) -> dict:
     """Every stage of ``run``, each skipped when complete and resumed when partial."""
     from .trainers import TrainConfig, train
 
-    check_manifest(cfg.out / "manifest.json", {"preset": asdict(preset), "tasks": list(cfg.tasks),
-                                               "eval_limit": cfg.eval_limit, "engine": cfg.engine, "seed": cfg.seed})
+    check_run_manifest(cfg.out / "manifest.json", run_manifest(preset, cfg),
+                       {m.name: method_entry(m, preset, cfg.seed) for m in methods})
     print_settings(preset, cfg)
     presets.warn_world_mismatch(preset, [*cfg.tasks, *([preset.presample_benchmark] if trains else [])])
     ref_path = presets.model_path(preset)  # the toy reasoner is built here on first use
@@ -166,7 +217,8 @@ def _stages(preset: presets.Preset, cfg: RunConfig, methods: list, trains: bool)
         presample(engine, cfg.out / "presample", PromptSpec(preset.system_prompt, preset.user_template),
                   benchmark=preset.presample_benchmark, k=preset.k, temperature=preset.presample_temperature,
                   top_p=preset.presample_top_p, max_tokens=preset.max_tokens, limit=preset.presample_limit or None,
-                  data_dir=cfg.data_dir, seed=cfg.seed, model_name=preset.name, chunk=max(1, preset.batch_gen // 2))
+                  data_dir=cfg.data_dir, seed=cfg.seed, shuffle_seed=preset.presample_seed, model_name=preset.name,
+                  chunk=max(1, preset.batch_gen // 2))
     console.rule("evaluate the reference model")
     results["baseline"] = _evaluate(engine, cfg, preset, "baseline")
     for m in methods:
@@ -180,7 +232,7 @@ def _stages(preset: presets.Preset, cfg: RunConfig, methods: list, trains: bool)
         records = load_presample(cfg.out / "presample")
     for m in trained:
         console.rule(f"train {m.name}")
-        train_cfg = TrainConfig.from_preset(preset, seed=cfg.seed, progress=sys.stderr.isatty(),
+        train_cfg = TrainConfig.from_preset(preset, method=m.name, seed=cfg.seed, progress=sys.stderr.isatty(),
                                              trust_remote_code=cfg.trust_remote_code)
         model_dir = train(m, ref_path, records, train_cfg, cfg.out / "train" / m.name)
         console.rule(f"evaluate {m.name}")

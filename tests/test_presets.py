@@ -58,3 +58,53 @@ def test_a_toy_world_model_dir_gets_the_toy_preset(tmp_path):
     for d in (jinja, in_config):
         assert presets.resolve(str(d)) == presets.by_name("toy").override(model=str(d))
     assert presets.resolve(str(other)).name == "other" and presets.resolve(str(tmp_path / "none")).name == "none"
+
+
+def test_per_method_settings_as_the_official_configs():
+    from pruneeval.trainers import TrainConfig
+
+    marco, qwq = presets.by_name("Marco-o1"), presets.by_name("QwQ-32B-Preview")
+    o1, sft, dpo = (TrainConfig.from_preset(marco, method=m) for m in ("o1pruner", "sft", "dpo"))
+    assert (o1.lr, o1.epochs, o1.max_length, o1.max_grad_norm) == (2e-7, 1.0, 3072, 10.0)
+    assert (sft.lr, sft.epochs, dpo.lr, dpo.epochs, dpo.max_length) == (1e-6, 2.0, 5e-8, 1.0, 3072)
+    o1, sft, dpo = (TrainConfig.from_preset(qwq, method=m) for m in ("o1pruner", "sft", "dpo"))
+    assert (o1.finetune, o1.lr, o1.max_length, o1.max_grad_norm) == ("freeze:48", 2e-6, 4096, 10.0)
+    assert (sft.lr, sft.finetune, dpo.finetune, dpo.epochs, dpo.lr) == (5e-6, "freeze:48", "freeze:36", 2.0, 2e-6)
+    toy = TrainConfig.from_preset(presets.by_name("toy"), method="sft")  # the toy's numbers: as before
+    assert (toy.lr, toy.max_length, toy.max_grad_norm) == (3e-5, TrainConfig.max_length, TrainConfig.max_grad_norm)
+
+
+def test_a_command_line_value_applies_to_every_method():
+    from pruneeval.trainers import TrainConfig
+
+    p = presets.by_name("Marco-o1").override(lr=1e-5)
+    assert {TrainConfig.from_preset(p, method=m).lr for m in ("o1pruner", "sft", "dpo")} == {1e-5}
+    assert TrainConfig.from_preset(p, method="sft").epochs == 2.0  # what the command line left alone stays
+
+
+def test_training_methods_are_the_registry_methods_that_train():
+    import importlib
+
+    from pruneeval.trainers import METHODS
+
+    trains = [n for n, t in METHODS.items()
+              if getattr(getattr(importlib.import_module(t.split(":")[0]), t.split(":")[1]), "trains", True)]
+    assert sorted(trains) == sorted(presets.TRAINING_METHODS)
+
+
+@pytest.mark.parametrize("text, error", [
+    ("per_method: 3\n", "key 'per_method' must be a mapping"),
+    ("per_method: {grpo: {lr: 1.0}}\n", "per_method: unknown method 'grpo'"),
+    ("per_method: {sft: {learning_rate: 1.0}}\n", "per_method.sft: unknown key 'learning_rate'"),
+    ("per_method: {sft: [1]}\n", "per_method.sft must be a mapping"),
+    ("per_method: {dpo: {lr: fast}}\n", "key 'per_method.dpo.lr' must be float"),
+    ("per_method: {dpo: {lr: -1.0}}\n", "key 'per_method.dpo.lr' must be > 0"),
+    ("max_grad_norm: 0\n", "key 'max_grad_norm' must be > 0"),
+    ("presample_seed: -2\n", "key 'presample_seed' must be >= -1"),
+])
+def test_bad_per_method_settings_are_refused_in_one_line(tmp_path, text, error):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nmodel: y\n" + text)
+    with pytest.raises(UserError, match=error) as e:
+        presets.resolve(str(bad))
+    assert "\n" not in str(e.value)

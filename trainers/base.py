@@ -57,13 +57,15 @@ class TrainConfig:
         parse_finetune(self.finetune)
 
     @classmethod
-    def from_preset(cls, preset, processes: int = 1, **overrides) -> "TrainConfig":
-        """The training settings of a model preset: effective batch = micro x accumulation x processes."""
+    def from_preset(cls, preset, processes: int = 1, method: str = "", **overrides) -> "TrainConfig":
+        """The training settings of a model preset for ``method`` (its ``per_method`` entry over the
+        preset's own): effective batch = micro x accumulation x processes."""
         accum = max(1, preset.batch_size // (preset.micro_batch_size * processes))
         values = dict(lr=preset.lr, epochs=preset.epochs, micro_batch_size=preset.micro_batch_size,
                       grad_accum=accum, warmup_ratio=preset.warmup_ratio, finetune=preset.finetune,
+                      max_length=preset.max_length, max_grad_norm=preset.max_grad_norm,
                       revision=preset.revision or "")
-        return cls(**{**values, **overrides})
+        return cls(**{**values, **preset.per_method.get(method, {}), **overrides})
 
 
 # ---------------------------------------------------------------- examples and batches

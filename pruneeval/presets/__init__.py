@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import reprlib
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import yaml
@@ -17,6 +17,10 @@ from ..errors import UserError, first_line
 from ..options import option
 
 HERE = Path(__file__).parent
+
+
+TRAINING_METHODS = ("sft", "dpo", "o1pruner")  # the methods that train (a test checks the registry)
+PER_METHOD_KEYS = ("lr", "epochs", "finetune", "warmup_ratio", "max_length", "max_grad_norm")
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class Preset:
     eval_tasks: str = option("gsm8k_len,math_len,gaokao_len", "default eval tasks (comma list)")
     presample_benchmark: str = option("math_train", "training problems for presampling")
     presample_limit: int = option(5000, "number of training problems (0 = all)")
+    presample_seed: int = option(42, "shuffle the training problems with this seed before taking presample_limit "
+                                 "(the official code: 42); -1 = file order")
     k: int = option(16, "samples per training problem (K)")
     presample_temperature: float = option(0.5, "presampling temperature")
     presample_top_p: float = option(0.8, "presampling top-p")
@@ -43,6 +49,11 @@ class Preset:
     batch_size: int = option(32, "effective batch size (per-device batch x accumulation x processes)")
     micro_batch_size: int = option(1, "per-device batch size")
     warmup_ratio: float = option(0.1, "share of steps spent warming up")
+    max_length: int = option(8192, "training examples are cut to this many tokens (the official cutoff_len)")
+    max_grad_norm: float = option(1.0, "gradient clipping norm")
+    per_method: dict = field(default_factory=dict, metadata={"help": (
+        "training settings of one method that differ from the above: {method: {key: value}}, keys "
+        + ", ".join(PER_METHOD_KEYS) + "; a command-line value applies to every method")})
     batch_gen: int = option(8, "prompts per generation batch (HF engine)")
     think_end: str = option("", "text that ends the thinking (e.g. </think>); empty: no thinking markers, "
                             "so no budget forcing")
@@ -62,7 +73,8 @@ class Preset:
             wrong = in_range(key, value) if isinstance(value, (int, float)) else None
             if wrong:
                 raise UserError(f"{key} {wrong}, got {value!r}")
-        return dataclasses.replace(self, **values)
+        per_method = {m: {k: v for k, v in kv.items() if k not in values} for m, kv in self.per_method.items()}
+        return dataclasses.replace(self, **{"per_method": per_method, **values})
 
 
 MAX_PRESET_BYTES = 64 * 1024  # presets are a screenful of keys; a bigger file is not one
@@ -70,10 +82,10 @@ MAX_ALIASES = 64  # YAML aliases in one preset: enough for reuse, far too few fo
 
 # Allowed values of numeric keys: (low, high, low_open); None = unbounded.
 RANGES = {"max_tokens": (1, None, False), "eval_temperature": (0, None, False), "eval_top_p": (0, 1, True),
-          "presample_limit": (0, None, False), "k": (1, None, False), "presample_temperature": (0, None, False),
+          "presample_limit": (0, None, False), "presample_seed": (-1, None, False), "k": (1, None, False), "presample_temperature": (0, None, False),
           "presample_top_p": (0, 1, True), "lr": (0, None, True), "lam": (0, None, False), "epochs": (0, None, True),
           "batch_size": (1, None, False), "micro_batch_size": (1, None, False), "warmup_ratio": (0, 1, False),
-          "batch_gen": (1, None, False)}
+          "batch_gen": (1, None, False), "max_length": (1, None, False), "max_grad_norm": (0, None, True)}
 
 
 class _PresetLoader(yaml.SafeLoader):
@@ -122,15 +134,43 @@ def from_yaml(path: Path) -> Preset:
     for key, value in data.items():
         if key not in known:
             raise UserError(f"{path}: unknown key {reprlib.repr(key)} (known: {', '.join(known)})")
-        want = type(known[key].default)
-        if want is float and isinstance(value, int) and not isinstance(value, bool):
-            data[key] = value = float(value)
-        elif not isinstance(value, want) or isinstance(value, bool) != (want is bool):
-            raise UserError(f"{path}: key {key!r} must be {want.__name__}, got {reprlib.repr(value)}")
-        wrong = in_range(key, value) if want in (int, float) else None
-        if wrong:
-            raise UserError(f"{path}: key {key!r} {wrong}, got {value!r}")
+        if key == "per_method":
+            data[key] = _per_method(path, value, known)
+        else:
+            data[key] = _checked(path, key, value, type(known[key].default))
     return Preset(**data)
+
+
+def _checked(path: Path, key: str, value, want: type):
+    """``value`` of preset key ``key`` (an int is a float where a float is wanted), else a UserError."""
+    if want is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    elif not isinstance(value, want) or isinstance(value, bool) != (want is bool):
+        raise UserError(f"{path}: key {key!r} must be {want.__name__}, got {reprlib.repr(value)}")
+    wrong = in_range(key.rpartition(".")[2], value) if want in (int, float) else None
+    if wrong:
+        raise UserError(f"{path}: key {key!r} {wrong}, got {value!r}")
+    return value
+
+
+def _per_method(path: Path, value, known: dict) -> dict:
+    """``per_method``: {training method: {key of PER_METHOD_KEYS: value}}, each value checked as its key."""
+    if not isinstance(value, dict):
+        raise UserError(f"{path}: key 'per_method' must be a mapping of method to settings")
+    out = {}
+    for method, settings in value.items():
+        if method not in TRAINING_METHODS:
+            raise UserError(f"{path}: per_method: unknown method {reprlib.repr(method)} "
+                            f"(known: {', '.join(TRAINING_METHODS)})")
+        if not isinstance(settings, dict):
+            raise UserError(f"{path}: per_method.{method} must be a mapping of keys to values")
+        for key in settings:
+            if key not in PER_METHOD_KEYS:
+                raise UserError(f"{path}: per_method.{method}: unknown key {reprlib.repr(key)} "
+                                f"(known: {', '.join(PER_METHOD_KEYS)})")
+        out[method] = {k: _checked(path, f"per_method.{method}.{k}", v, type(known[k].default))
+                       for k, v in settings.items()}
+    return out
 
 
 def names() -> list[str]:
