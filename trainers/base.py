@@ -379,7 +379,7 @@ def train(method: Method | str, model_path: str | os.PathLike, records: list, co
     set_seed(config.seed)
     model = setup_model(model, config.finetune, config.seed)
     if not config.deepspeed:  # DeepSpeed's bf16 optimizer keeps its own fp32 master copy
-        fp32_master_weights(model)
+        fp32_master_weights(model, every=os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true")
     if config.gradient_checkpointing and config.finetune != "full":
         model.enable_input_require_grads()
     trainer = _trainer_class()(method=method, model=model, args=args,
@@ -390,8 +390,9 @@ def train(method: Method | str, model_path: str | os.PathLike, records: list, co
     return _save_final(trainer, tokenizer, out)
 
 
-def fp32_master_weights(model) -> None:
-    """Keep the trainable parameters in float32 (frozen ones stay as loaded).
+def fp32_master_weights(model, every: bool = False) -> None:
+    """Keep the trainable parameters in float32 (frozen ones stay as loaded; ``every``: all, as FSDP
+    wants one dtype per wrapped unit).
 
     With ``dtype: bfloat16`` the weights load in bf16 (the 7B and 32B checkpoints are stored in
     bf16, so nothing is lost; an fp32 checkpoint starts from its bf16 rounding) and the reference
@@ -399,7 +400,7 @@ def fp32_master_weights(model) -> None:
     (128 GB).  Training then runs bf16 autocast over these fp32 masters: AdamW steps at the paper's
     learning rates (2e-7, 2e-6) are below bf16's resolution (2^-8 relative) and would mostly round away."""
     for p in model.parameters():
-        if p.requires_grad and p.dtype != torch.float32:
+        if (p.requires_grad or every) and p.dtype != torch.float32:
             p.data = p.data.float()
 
 
