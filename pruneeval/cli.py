@@ -42,6 +42,8 @@ READ_TIMEOUT = typer.Option(None, "--read-timeout", min=0.001, help="--engine op
 DEADLINE = typer.Option(None, "--request-deadline", min=0.001, help="--engine openai: seconds for one request, "
                         "all its retries included (default 1800)")
 TRUST = typer.Option(False, "--trust-remote-code", help="allow code from the model repository to run")
+DTYPE = typer.Option(None, "--dtype", help="training compute dtype: float32 | bfloat16 (bf16 autocast over "
+                     "fp32 master weights; default: the preset's)")
 
 
 @app.callback()
@@ -273,6 +275,7 @@ def train_cmd(
     opt: List[str] = typer.Option([], "--opt", help="method option key=value (e.g. lam=5, m=2, eps=0.2, ratio=token)"),
     save_steps: Optional[int] = typer.Option(None, "--save-steps", min=1, help="checkpoint every N optimizer steps "
                                              "(a killed run resumes from the last; default 200)"),
+    dtype: Optional[str] = DTYPE,
     seed: int = typer.Option(0, "--seed"),
     trust_remote_code: bool = TRUST,
 ):
@@ -282,7 +285,7 @@ def train_cmd(
     from .run import method_options
 
     p = presets.resolve(model).override(finetune=finetune, lr=lr, epochs=epochs, batch_size=batch_size,
-                                        micro_batch_size=micro_batch_size)
+                                        micro_batch_size=micro_batch_size, train_dtype=dtype)
     presets.check_model(p)  # before torch is imported: an unreachable hub fails in seconds
     from .trainers import TrainConfig, get_method, train
 
@@ -326,6 +329,7 @@ def run_cmd(
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1),
     opt: List[str] = typer.Option([], "--opt", help="method option key=value (e.g. m=2, eps=0.2, ratio=token, "
                                   "budget=512)"),
+    dtype: Optional[str] = DTYPE,
     data_dir: Optional[Path] = DATA_DIR,
     engine: str = ENGINE,
     seed: int = typer.Option(0, "--seed"),
@@ -343,7 +347,7 @@ def run_cmd(
     from .run import RunConfig, run
 
     p = presets.resolve(model).override(presample_limit=presample_limit, k=k, finetune=finetune, lr=lr,
-                                        epochs=epochs, lam=lam, max_tokens=max_tokens)
+                                        epochs=epochs, lam=lam, max_tokens=max_tokens, train_dtype=dtype)
     methods = tuple(dict.fromkeys(m.strip() for m in method.split(",") if m.strip()))
     options = engine_options(engine, base_url=base_url, tensor_parallel_size=tensor_parallel_size,
                              concurrency=concurrency, connect_timeout_s=connect_timeout,

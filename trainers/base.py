@@ -24,6 +24,7 @@ from pruneeval.errors import UserError
 from pruneeval.options import option
 
 IGNORE = -100
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class TrainConfig:
     seed: int = option(0, "seed for data order and initialisation (LoRA)")
     max_length: int = option(8192, "examples are cut to this many tokens (prompt + response)")
     finetune: str = option("full", "full | freeze:N (train the last N layers) | lora:R")
-    dtype: str = option("float32", "weights dtype: float32 | bfloat16 (bf16 also turns on mixed precision)")
+    dtype: str = option("float32", "compute dtype: float32 | bfloat16 (bf16 autocast over fp32 master weights)")
     gradient_checkpointing: bool = option(False, "recompute activations to save memory")
     save_steps: int = option(200, "checkpoint every N optimizer steps (for resume after a kill)")
     logging_steps: int = option(50, "log the loss every N steps")
@@ -55,6 +56,8 @@ class TrainConfig:
 
     def __post_init__(self):
         parse_finetune(self.finetune)
+        if self.dtype not in DTYPES:
+            raise UserError(f"dtype {self.dtype!r}: expected one of {', '.join(DTYPES)}")
 
     @classmethod
     def from_preset(cls, preset, processes: int = 1, method: str = "", **overrides) -> "TrainConfig":
@@ -64,7 +67,8 @@ class TrainConfig:
         values = dict(lr=preset.lr, epochs=preset.epochs, micro_batch_size=preset.micro_batch_size,
                       grad_accum=accum, warmup_ratio=preset.warmup_ratio, finetune=preset.finetune,
                       max_length=preset.max_length, max_grad_norm=preset.max_grad_norm,
-                      revision=preset.revision or "")
+                      revision=preset.revision or "", dtype=preset.train_dtype,
+                      gradient_checkpointing=preset.gradient_checkpointing)
         return cls(**{**values, **preset.per_method.get(method, {}), **overrides})
 
 
@@ -258,15 +262,23 @@ def _trainer_class():
     from transformers import Trainer
 
     class MethodTrainer(Trainer):
-        """transformers' Trainer with the loss delegated to a :class:`Method`."""
+        """transformers' Trainer with the loss delegated to a :class:`Method`.
 
-        loss_is_scaled_for_ga = False  # the method returns a mean; the Trainer divides by accumulation
+        A method's loss is a mean over its micro-batch and ignores ``num_items_in_batch``, so the
+        Trainer must divide it by the accumulation steps exactly once.  Versions before 5.19 skip
+        that division when the model takes loss kwargs (Llama and Qwen2 do) and items were
+        counted: micro-batch 1 x accumulation 4 then took 4x the step of batch 4.  Saying the
+        model takes none (as transformers documents for custom losses) makes every version
+        divide; ``loss_is_scaled_for_ga`` says the same to 5.19 and later."""
+
+        loss_is_scaled_for_ga = False
 
         sort_micro_batches = False
 
         def __init__(self, method: Method, **kwargs):
             super().__init__(**kwargs)
             self.method = method
+            self.model_accepts_loss_kwargs = False  # also: no items counted, no num_items_in_batch
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             loss = self.method.loss(model, inputs)
@@ -315,6 +327,8 @@ def training_arguments(config: TrainConfig, output_dir: Path):
 
     fields = TrainingArguments.__dataclass_fields__
     extra = {"warmup_ratio": config.warmup_ratio} if "warmup_ratio" in fields else {"warmup_steps": config.warmup_ratio}
+    if config.dtype == "bfloat16" and not torch.cuda.is_available():
+        extra["use_cpu"] = True  # bf16 autocast on the CPU: transformers asks for it by name
     if config.gradient_checkpointing:  # renamed in transformers 5
         extra["activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"] = True
     return TrainingArguments(
@@ -349,9 +363,8 @@ def train(method: Method | str, model_path: str | os.PathLike, records: list, co
     args = training_arguments(config, checkpoints)  # first: under DeepSpeed ZeRO-3 the load is then sharded
     hub = {"revision": config.revision or None, "trust_remote_code": config.trust_remote_code}
     tokenizer = AutoTokenizer.from_pretrained(model_path, **hub)
-    dtype = torch.bfloat16 if config.dtype == "bfloat16" else torch.float32
-    try:
-        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, **hub)
+    try:  # in the compute dtype: the reference pass runs on these weights, the master copy comes later
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=DTYPES[config.dtype], **hub)
     except pickle.UnpicklingError as e:
         from pruneeval.engines import load_error
 
@@ -367,6 +380,8 @@ def train(method: Method | str, model_path: str | os.PathLike, records: list, co
         attach_ref_logprobs(model, examples, collate, config.ref_batch_size)
     set_seed(config.seed)
     model = setup_model(model, config.finetune, config.seed)
+    if not config.deepspeed:  # DeepSpeed's bf16 optimizer keeps its own fp32 master copy
+        fp32_master_weights(model, every=os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true")
     if config.gradient_checkpointing and config.finetune != "full":
         model.enable_input_require_grads()
     trainer = _trainer_class()(method=method, model=model, args=args,
@@ -375,6 +390,20 @@ def train(method: Method | str, model_path: str | os.PathLike, records: list, co
     last = last_complete_checkpoint(checkpoints)
     trainer.train(resume_from_checkpoint=last)
     return _save_final(trainer, tokenizer, out)
+
+
+def fp32_master_weights(model, every: bool = False) -> None:
+    """Keep the trainable parameters in float32 (frozen ones stay as loaded; ``every``: all, as FSDP
+    wants one dtype per wrapped unit).
+
+    With ``dtype: bfloat16`` the weights load in bf16 (the 7B and 32B checkpoints are stored in
+    bf16, so nothing is lost; an fp32 checkpoint starts from its bf16 rounding) and the reference
+    log-probs are scored in bf16: QwQ-32B fits one GPU for that pass in bf16 (64 GB), not in fp32
+    (128 GB).  Training then runs bf16 autocast over these fp32 masters: AdamW steps at the paper's
+    learning rates (2e-7, 2e-6) are below bf16's resolution (2^-8 relative) and would mostly round away."""
+    for p in model.parameters():
+        if (p.requires_grad or every) and p.dtype != torch.float32:
+            p.data = p.data.float()
 
 
 def last_complete_checkpoint(checkpoints: Path) -> str | None:
@@ -398,9 +427,16 @@ def last_complete_checkpoint(checkpoints: Path) -> str | None:
 
 
 def _save_final(trainer, tokenizer, out: Path) -> Path:
-    """Write ``out/model`` atomically (temp dir, then rename) from the main process."""
+    """Write ``out/model`` atomically (temp dir, then rename) from the main process.
+
+    The model is saved in float32 whatever the compute dtype: a bf16 run's fp32 master weights
+    hold updates that bf16 would round away (at lr 2e-7 most of a run's), and frozen bf16
+    parameters widen exactly.  Under DeepSpeed / FSDP the gathered weights are saved as those
+    engines hold them (DeepSpeed ZeRO-3 with bf16: bf16)."""
     tmp, final = out / "model.tmp", out / "model"
     lora = hasattr(trainer.model, "merge_and_unload")
+    if not (getattr(trainer, "is_deepspeed_enabled", False) or getattr(trainer, "is_fsdp_enabled", False)):
+        trainer.model.float()
     if not lora:
         trainer.save_model(str(tmp))  # gathers DeepSpeed / FSDP shards
     if trainer.is_world_process_zero():

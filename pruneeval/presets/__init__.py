@@ -61,6 +61,9 @@ class Preset:
                                "marker and an answer cue")
     nothink_prefill: str = option("", "start of the assistant turn that skips the thinking (NoThinking); "
                                   "empty: nothink refused")
+    train_dtype: str = option("float32", "training compute dtype: float32 | bfloat16 (bf16 autocast over "
+                              "fp32 master weights)")
+    gradient_checkpointing: bool = option(False, "recompute activations in training to save memory")
 
     @classmethod
     def help(cls) -> dict[str, str]:
@@ -70,13 +73,14 @@ class Preset:
         """A copy with the non-None values replaced (CLI options); a value out of range is a UserError."""
         values = {k: v for k, v in values.items() if v is not None}
         for key, value in values.items():
-            wrong = in_range(key, value) if isinstance(value, (int, float)) else None
+            wrong = in_range(key, value) if isinstance(value, (int, float, str)) else None
             if wrong:
                 raise UserError(f"{key} {wrong}, got {value!r}")
         per_method = {m: {k: v for k, v in kv.items() if k not in values} for m, kv in self.per_method.items()}
         return dataclasses.replace(self, **{"per_method": per_method, **values})
 
 
+CHOICES = {"train_dtype": ("float32", "bfloat16")}  # allowed values of string keys that have a fixed set
 MAX_PRESET_BYTES = 64 * 1024  # presets are a screenful of keys; a bigger file is not one
 MAX_ALIASES = 64  # YAML aliases in one preset: enough for reuse, far too few for an alias bomb
 
@@ -115,7 +119,10 @@ def _read_yaml(path: Path):
 
 
 def in_range(key: str, value) -> str | None:
-    """What is wrong with ``value`` for the numeric preset key ``key`` (None when it is allowed)."""
+    """What is wrong with ``value`` for the preset key ``key`` (None when it is allowed): numeric keys
+    against ``RANGES``, string keys against ``CHOICES``."""
+    if isinstance(value, str):
+        return f"must be one of {', '.join(CHOICES[key])}" if value not in CHOICES.get(key, (value,)) else None
     low, high, low_open = RANGES.get(key, (None, None, False))
     if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
         return "must be a finite number"
@@ -147,7 +154,7 @@ def _checked(path: Path, key: str, value, want: type):
         value = float(value)
     elif not isinstance(value, want) or isinstance(value, bool) != (want is bool):
         raise UserError(f"{path}: key {key!r} must be {want.__name__}, got {reprlib.repr(value)}")
-    wrong = in_range(key.rpartition(".")[2], value) if want in (int, float) else None
+    wrong = in_range(key.rpartition(".")[2], value) if want in (int, float, str) else None
     if wrong:
         raise UserError(f"{path}: key {key!r} {wrong}, got {value!r}")
     return value
