@@ -23,10 +23,10 @@ from typing import Sequence
 
 from . import presets
 from .engines.base import Sampling
-from .engines.thinking import ThinkingEngine
 from .errors import UserError
 from .evaluate import PromptSpec, evaluate_task
 from .records import read_json_object, write_atomic, write_json_atomic
+from .trainers.thinking import Budget
 
 KINDS = {"budget": "budget forcing", "cut": "max-tokens cut (control)"}
 
@@ -88,8 +88,7 @@ def run_sweep(preset: presets.Preset, curve_list: Sequence[Curve], budgets: Sequ
             for b in budgets:
                 for kind in curve.kinds:
                     if kind == "budget":
-                        eng = ThinkingEngine(engine, budget=b, answer_budget=answer_budget,
-                                             think_end=preset.think_end, force=preset.budget_force)
+                        eng = Budget(budget=b, answer_budget=answer_budget).wrap(engine, preset)
                         sampling = Sampling(temperature=preset.eval_temperature, top_p=preset.eval_top_p,
                                             max_tokens=max(preset.max_tokens, b + 1), seed=seed)
                     else:
