@@ -4,7 +4,7 @@ Two designs of the same training run (same model, records, steps and seed), each
 peak resident memory (VmHWM) of its own fresh process:
 
   (a) pruneeval: ``trainers.train`` with the ``o1pruner`` method, unchanged.  The starting model
-      scores every training sequence once before training (``attach_ref_logprobs``), so training
+      scores every training sequence once before the first step (``trainers/reference.py``), so training
       holds a single model.
   (b) the official implementation's design: a frozen, eval-mode copy of the starting model held
       beside the policy, scoring each batch under ``torch.no_grad`` inside the loss (defined here,

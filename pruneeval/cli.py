@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from contextlib import nullcontext
 from pathlib import Path
 from typing import List, Optional
 
@@ -44,6 +43,17 @@ DEADLINE = typer.Option(None, "--request-deadline", min=0.001, help="--engine op
 TRUST = typer.Option(False, "--trust-remote-code", help="allow code from the model repository to run")
 DTYPE = typer.Option(None, "--dtype", help="training compute dtype: float32 | bfloat16 (bf16 autocast over "
                      "fp32 master weights; default: the preset's)")
+PROCESSES = typer.Option(None, "--num-processes", min=0, help="training processes, one per GPU (0 = every visible "
+                         "GPU; default: the preset's); more than 1 without --launcher is ddp")
+LAUNCHER = typer.Option(None, "--launcher", help="how training processes share the work: ddp | fsdp | "
+                        "deepspeed-zero3 | none (one process, inside pruneeval); default: the preset's")
+
+
+def launch_settings(launcher: Optional[str], num_processes: Optional[int]) -> dict:
+    """Preset overrides of --launcher / --num-processes (``none`` is the preset's empty launcher)."""
+    if launcher is not None and launcher not in ("ddp", "fsdp", "deepspeed-zero3", "none"):
+        raise UserError(f"--launcher {launcher!r}: expected ddp, fsdp, deepspeed-zero3 or none")
+    return {"launcher": "" if launcher == "none" else launcher, "num_processes": num_processes}
 
 
 @app.callback()
@@ -276,6 +286,8 @@ def train_cmd(
     save_steps: Optional[int] = typer.Option(None, "--save-steps", min=1, help="checkpoint every N optimizer steps "
                                              "(a killed run resumes from the last; default 200)"),
     dtype: Optional[str] = DTYPE,
+    num_processes: Optional[int] = PROCESSES,
+    launcher: Optional[str] = LAUNCHER,
     seed: int = typer.Option(0, "--seed"),
     trust_remote_code: bool = TRUST,
 ):
@@ -285,9 +297,10 @@ def train_cmd(
     from .run import method_options
 
     p = presets.resolve(model).override(finetune=finetune, lr=lr, epochs=epochs, batch_size=batch_size,
-                                        micro_batch_size=micro_batch_size, train_dtype=dtype)
+                                        micro_batch_size=micro_batch_size, train_dtype=dtype,
+                                        **launch_settings(launcher, num_processes))
     presets.check_model(p)  # before torch is imported: an unreachable hub fails in seconds
-    from .trainers import TrainConfig, get_method, train
+    from .trainers import TrainConfig, get_method, train_launched
 
     m = get_method(method, **method_options(method, tuple(opt), p, seed, strict=True))
     if not getattr(m, "trains", True):
@@ -301,15 +314,14 @@ def train_cmd(
         from .engines import load_error
 
         raise load_error(path, e) from e
-    records = load_presample(presample_dir)
+    load_presample(presample_dir)  # checked before anything trains
     out = out or Path("runs") / f"train-{path_part(p.name)}-{method}"
     check_out_dir(out)
-    processes = int(os.environ.get("WORLD_SIZE", "1"))  # under accelerate launch: the preset's effective batch
     extra = {"save_steps": save_steps} if save_steps else {}
-    cfg = TrainConfig.from_preset(p, processes, m.name, seed=seed, progress=sys.stderr.isatty(),
+    cfg = TrainConfig.from_preset(p, m.name, seed=seed, progress=sys.stderr.isatty(),
                                   trust_remote_code=trust_remote_code, **extra)
-    with out_lock(out) if int(os.environ.get("RANK", "0")) == 0 else nullcontext():
-        typer.echo(str(train(m, path, records, cfg, out)))
+    with out_lock(out):
+        typer.echo(str(train_launched(m, path, presample_dir, cfg, out)))
 
 
 @app.command("run")
@@ -330,6 +342,8 @@ def run_cmd(
     opt: List[str] = typer.Option([], "--opt", help="method option key=value (e.g. m=2, eps=0.2, ratio=token, "
                                   "budget=512)"),
     dtype: Optional[str] = DTYPE,
+    num_processes: Optional[int] = PROCESSES,
+    launcher: Optional[str] = LAUNCHER,
     data_dir: Optional[Path] = DATA_DIR,
     engine: str = ENGINE,
     seed: int = typer.Option(0, "--seed"),
@@ -347,7 +361,8 @@ def run_cmd(
     from .run import RunConfig, run
 
     p = presets.resolve(model).override(presample_limit=presample_limit, k=k, finetune=finetune, lr=lr,
-                                        epochs=epochs, lam=lam, max_tokens=max_tokens, train_dtype=dtype)
+                                        epochs=epochs, lam=lam, max_tokens=max_tokens, train_dtype=dtype,
+                                        **launch_settings(launcher, num_processes))
     methods = tuple(dict.fromkeys(m.strip() for m in method.split(",") if m.strip()))
     options = engine_options(engine, base_url=base_url, tensor_parallel_size=tensor_parallel_size,
                              concurrency=concurrency, connect_timeout_s=connect_timeout,

@@ -25,7 +25,7 @@ from .engines.base import Sampling
 from .errors import UserError
 from .evaluate import TASKS, PromptSpec, check_manifest, evaluate_task
 from .outputs import out_lock
-from .presample import load_presample, presample
+from .presample import presample
 from .records import write_json_atomic
 
 console = Console(stderr=True)
@@ -171,9 +171,15 @@ def method_entry(method, preset: presets.Preset, seed: int) -> dict:
     return json.loads(json.dumps(entry))  # as the manifest file holds it (tuples are lists)
 
 
+# Preset keys recorded per method (in its training settings), not for the whole run directory: a run
+# can train its methods on other processes than the run that presampled and evaluated the reference.
+PER_METHOD_PRESET_KEYS = ("launcher", "num_processes")
+
+
 def run_manifest(preset: presets.Preset, cfg: RunConfig) -> dict:
     """The run directory's settings shared by every method (``methods`` holds the rest)."""
-    return {"preset": asdict(preset), "tasks": list(cfg.tasks), "eval_limit": cfg.eval_limit,
+    shared = {k: v for k, v in asdict(preset).items() if k not in PER_METHOD_PRESET_KEYS}
+    return {"preset": shared, "tasks": list(cfg.tasks), "eval_limit": cfg.eval_limit,
             "engine": cfg.engine, "seed": cfg.seed}
 
 
@@ -203,7 +209,7 @@ def _flat(entry: dict) -> dict:
 
 def _stages(preset: presets.Preset, cfg: RunConfig, methods: list, trains: bool) -> dict:
     """Every stage of ``run``, each skipped when complete and resumed when partial."""
-    from .trainers import TrainConfig, train
+    from .trainers import TrainConfig, train_launched
 
     check_run_manifest(cfg.out / "manifest.json", run_manifest(preset, cfg),
                        {m.name: method_entry(m, preset, cfg.seed) for m in methods})
@@ -227,14 +233,11 @@ def _stages(preset: presets.Preset, cfg: RunConfig, methods: list, trains: bool)
             results[m.name] = _evaluate(inference_engine(m, engine, preset), cfg, preset, m.name, m.suffix)
     _release(engine)
     del engine
-    trained = [m for m in methods if getattr(m, "trains", True)]
-    if trained:
-        records = load_presample(cfg.out / "presample")
-    for m in trained:
+    for m in [m for m in methods if getattr(m, "trains", True)]:
         console.rule(f"train {m.name}")
         train_cfg = TrainConfig.from_preset(preset, method=m.name, seed=cfg.seed, progress=sys.stderr.isatty(),
                                              trust_remote_code=cfg.trust_remote_code)
-        model_dir = train(m, ref_path, records, train_cfg, cfg.out / "train" / m.name)
+        model_dir = train_launched(m, ref_path, cfg.out / "presample", train_cfg, cfg.out / "train" / m.name)
         console.rule(f"evaluate {m.name}")
         engine = _engine(cfg, str(model_dir), preset)
         results[m.name] = _evaluate(engine, cfg, preset, m.name)

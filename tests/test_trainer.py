@@ -11,7 +11,8 @@ import torch
 from pruneeval.errors import UserError
 from pruneeval.records import SampleRecord
 from pruneeval.trainers import METHODS, TrainConfig, get_method, train
-from pruneeval.trainers.base import (IGNORE, Collator, Method, attach_ref_logprobs, encode, sequence_logprobs,
+from pruneeval.trainers.reference import attach_ref_logprobs, rank_share
+from pruneeval.trainers.base import (IGNORE, Collator, Method, encode, sequence_logprobs,
                                      setup_model)
 from pruneeval.trainers.sft import SFT, shortest_correct
 
@@ -235,9 +236,27 @@ def test_output_dir_loads_with_its_tokenizer_and_chat_template(model_dir, tmp_pa
 def test_train_config_from_preset():
     from pruneeval import presets
 
-    cfg = TrainConfig.from_preset(presets.resolve("QwQ-32B-Preview"), processes=8)
     p = presets.resolve("QwQ-32B-Preview")
+    cfg = TrainConfig.from_preset(p, num_processes=8)
     assert cfg.micro_batch_size * cfg.grad_accum * 8 == p.batch_size and cfg.finetune == p.finetune
+    assert (cfg.launcher, cfg.num_processes) == ("deepspeed-zero3", 8)
+    every_gpu = TrainConfig.from_preset(p)  # num_processes 0: one per visible GPU (1 here)
+    assert every_gpu.num_processes == max(1, torch.cuda.device_count()) and every_gpu.launcher == "deepspeed-zero3"
+    toy = presets.resolve("toy")
+    assert (TrainConfig.from_preset(toy).launcher, TrainConfig.from_preset(toy).num_processes) == ("", 1)
+    two = TrainConfig.from_preset(toy, num_processes=2)  # more than one process: ddp unless told
+    assert (two.launcher, two.grad_accum * 2) == ("ddp", TrainConfig.from_preset(toy).grad_accum)
+    with pytest.raises(UserError, match="launcher 'mpi'"):
+        TrainConfig(launcher="mpi")
+
+
+def test_reference_shares_cover_every_example_with_equal_batches():
+    for n in range(0, 12):
+        for world in (1, 2, 3, 8):
+            shares = [rank_share(n, r, world) for r in range(world)]
+            assert len({len(s) for s in shares}) == 1  # the sharded forward is collective: the same batches
+            assert sorted({i for s in shares for i in s}) == list(range(n))  # each example scored
+            assert all(i < max(n, 1) for s in shares for i in s)
 
 
 def test_every_registered_method_resolves():

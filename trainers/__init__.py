@@ -41,4 +41,11 @@ def get_method(name: str, **options) -> Method:
     return method(**options)
 
 
-__all__ = ["METHODS", "Method", "TrainConfig", "get_method", "train"]
+def train_launched(*args, **kwargs):
+    """:func:`.launch.train_launched` (imported on first use)."""
+    from .launch import train_launched
+
+    return train_launched(*args, **kwargs)
+
+
+__all__ = ["METHODS", "Method", "TrainConfig", "get_method", "train", "train_launched"]

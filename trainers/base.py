@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
@@ -22,9 +22,16 @@ import torch
 
 from pruneeval.errors import UserError
 from pruneeval.options import option
+from pruneeval.records import write_json_atomic
+
+from .reference import REFERENCE_FILE, reference_pass
 
 IGNORE = -100
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+LAUNCHERS = ("", "ddp", "fsdp", "deepspeed-zero3")  # "": one process, in the calling one
+ZERO3_CONFIG = Path(__file__).with_name("zero3.json")
+LOG_FILE = "log_history.json"  # the Trainer's logged loss, learning rate and grad norm per logging step
+RUN_FILE = "training.json"  # how it ran: processes, accelerate's distributed type, steps, the TrainConfig
 
 
 @dataclass(frozen=True)
@@ -44,9 +51,12 @@ class TrainConfig:
     dtype: str = option("float32", "compute dtype: float32 | bfloat16 (bf16 autocast over fp32 master weights)")
     gradient_checkpointing: bool = option(False, "recompute activations to save memory")
     save_steps: int = option(200, "checkpoint every N optimizer steps (for resume after a kill)")
-    logging_steps: int = option(50, "log the loss every N steps")
+    logging_steps: int = option(2, "log the loss every N steps (as the official configs; OUT/log_history.json)")
     max_steps: int = option(-1, "stop after N optimizer steps (-1 = run the epochs)")
-    deepspeed: str = option("", "DeepSpeed JSON config path (with accelerate launch); empty = none")
+    launcher: str = option("", "how the training processes share the work: ddp | fsdp | deepspeed-zero3; "
+                           "empty = one process, in the calling one")
+    num_processes: int = option(1, "training processes (one per GPU): the effective batch is micro x "
+                                "accumulation x processes")
     sort_micro_batches: bool = option(False, "sort each random optimizer batch by length before cutting it into "
                                   "micro-batches: less padding, the same batches")
     ref_batch_size: int = option(8, "batch size for precomputing reference log-probs")
@@ -58,18 +68,32 @@ class TrainConfig:
         parse_finetune(self.finetune)
         if self.dtype not in DTYPES:
             raise UserError(f"dtype {self.dtype!r}: expected one of {', '.join(DTYPES)}")
+        if self.launcher not in LAUNCHERS:
+            raise UserError(f"launcher {self.launcher!r}: expected one of {', '.join(LAUNCHERS[1:])}")
+        if self.num_processes < 1:
+            raise UserError(f"num_processes {self.num_processes}: expected 1 or more")
 
     @classmethod
-    def from_preset(cls, preset, processes: int = 1, method: str = "", **overrides) -> "TrainConfig":
+    def from_preset(cls, preset, method: str = "", **overrides) -> "TrainConfig":
         """The training settings of a model preset for ``method`` (its ``per_method`` entry over the
         preset's own): effective batch = micro x accumulation x processes."""
+        processes = overrides.pop("num_processes", None) or preset.num_processes or visible_gpus()
         accum = max(1, preset.batch_size // (preset.micro_batch_size * processes))
         values = dict(lr=preset.lr, epochs=preset.epochs, micro_batch_size=preset.micro_batch_size,
                       grad_accum=accum, warmup_ratio=preset.warmup_ratio, finetune=preset.finetune,
                       max_length=preset.max_length, max_grad_norm=preset.max_grad_norm,
                       revision=preset.revision or "", dtype=preset.train_dtype,
-                      gradient_checkpointing=preset.gradient_checkpointing)
-        return cls(**{**values, **preset.per_method.get(method, {}), **overrides})
+                      gradient_checkpointing=preset.gradient_checkpointing, num_processes=processes,
+                      launcher=preset.launcher)
+        values = {**values, **preset.per_method.get(method, {}), **overrides}
+        if processes > 1 and not values["launcher"]:
+            values["launcher"] = "ddp"
+        return cls(**values)
+
+
+def visible_gpus() -> int:
+    """CUDA devices this process sees (at least 1): the default number of training processes."""
+    return max(1, torch.cuda.device_count())
 
 
 # ---------------------------------------------------------------- examples and batches
@@ -175,23 +199,6 @@ class Method:
 
     def loss(self, model, batch: dict) -> torch.Tensor:
         raise NotImplementedError
-
-
-@torch.no_grad()
-def attach_ref_logprobs(model, examples: list[dict], collate: Collator, batch_size: int) -> None:
-    """Score every sequence of every example once with ``model`` (the reference) in place."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    prefixes = [k[:-len("input_ids")] for k in examples[0] if k.endswith("input_ids")] if examples else []
-    for start in range(0, len(examples), batch_size):
-        chunk = examples[start:start + batch_size]
-        batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in collate(chunk).items()}
-        for p in prefixes:
-            logp = sequence_logprobs(model, batch, p).cpu()
-            for e, row in zip(chunk, logp):
-                e[p + "ref_logprobs"] = row[:len(e[p + "input_ids"])].tolist()
-    model.train(was_training)
 
 
 # ---------------------------------------------------------------- model set-up
@@ -327,9 +334,13 @@ def training_arguments(config: TrainConfig, output_dir: Path):
 
     fields = TrainingArguments.__dataclass_fields__
     extra = {"warmup_ratio": config.warmup_ratio} if "warmup_ratio" in fields else {"warmup_steps": config.warmup_ratio}
-    if config.dtype == "bfloat16" and not torch.cuda.is_available():
-        extra["use_cpu"] = True  # bf16 autocast on the CPU: transformers asks for it by name
-    if config.gradient_checkpointing:  # renamed in transformers 5
+    if not torch.cuda.is_available():
+        if config.launcher in ("deepspeed-zero3", "fsdp") and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            _process_group_on_cpu(config.launcher)
+            extra["accelerator_config"] = {"use_configured_state": True}
+        if config.launcher != "deepspeed-zero3":
+            extra["use_cpu"] = True  # bf16 autocast and gloo process groups on CPUs: transformers asks by name
+    if config.gradient_checkpointing and config.launcher != "fsdp":  # (FSDP: in its config) renamed in transformers 5
         extra["activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"] = True
     return TrainingArguments(
         output_dir=str(output_dir), learning_rate=config.lr, num_train_epochs=config.epochs,
@@ -340,7 +351,40 @@ def training_arguments(config: TrainConfig, output_dir: Path):
         save_strategy="steps", save_steps=config.save_steps, save_total_limit=2,
         logging_steps=config.logging_steps, disable_tqdm=not config.progress, report_to="none",
         remove_unused_columns=False, label_names=["labels"], dataloader_num_workers=0,
-        deepspeed=config.deepspeed or None, **extra)
+        **distributed_arguments(config), **extra)
+
+
+def _process_group_on_cpu(launcher: str) -> None:
+    """The process group over gloo for DeepSpeed or FSDP on CPUs, set up before TrainingArguments
+    (which then uses it): left to transformers and accelerate, ``use_cpu`` turns DeepSpeed off and
+    a CPU without it gets no process group (ZeRO-3 then counts 1 process), and accelerate turns
+    FSDP on for accelerator devices only, though FSDP2 shards over gloo on CPUs too."""
+    from accelerate import PartialState
+    from accelerate.utils import DistributedType
+
+    if launcher == "fsdp":
+        PartialState(cpu=True, backend="gloo").distributed_type = DistributedType.MULTI_GPU
+        return
+    os.environ["ACCELERATE_USE_DEEPSPEED"] = "true"
+    try:
+        PartialState(backend="gloo")
+    finally:
+        del os.environ["ACCELERATE_USE_DEEPSPEED"]
+
+
+def distributed_arguments(config: TrainConfig) -> dict:
+    """TrainingArguments for ``config.launcher`` (the processes come from :mod:`.launch`)."""
+    if config.launcher == "deepspeed-zero3":  # its "auto" values are filled from these arguments
+        return {"deepspeed": str(ZERO3_CONFIG)}
+    if config.launcher == "fsdp":  # FSDP2: each transformer layer is a shard unit; one full state dict saved
+        from packaging.version import Version
+        from transformers import __version__
+
+        return {"fsdp": True if Version(__version__) >= Version("5.19") else "full_shard auto_wrap",  # (the string: deprecated)
+                "fsdp_config": {"version": 2, "reshard_after_forward": True, "state_dict_type": "FULL_STATE_DICT",
+                                "cpu_ram_efficient_loading": True, "auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
+                                "activation_checkpointing": config.gradient_checkpointing}}
+    return {}
 
 
 def train(method: Method | str, model_path: str | os.PathLike, records: list, config: TrainConfig,
@@ -361,9 +405,10 @@ def train(method: Method | str, model_path: str | os.PathLike, records: list, co
     method = get_method(method) if isinstance(method, str) else method
     checkpoints = out / "checkpoints"
     args = training_arguments(config, checkpoints)  # first: under DeepSpeed ZeRO-3 the load is then sharded
+    args.device  # joins the process group now: ZeRO-3's sharded load reads its size
     hub = {"revision": config.revision or None, "trust_remote_code": config.trust_remote_code}
     tokenizer = AutoTokenizer.from_pretrained(model_path, **hub)
-    try:  # in the compute dtype: the reference pass runs on these weights, the master copy comes later
+    try:  # in the compute dtype (bf16 checkpoints load as stored); trained parameters are widened below
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype=DTYPES[config.dtype], **hub)
     except pickle.UnpicklingError as e:
         from pruneeval.engines import load_error
@@ -373,23 +418,20 @@ def train(method: Method | str, model_path: str | os.PathLike, records: list, co
     if not examples:
         raise ValueError(f"method {method.name!r} built no training examples from {len(records)} records")
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    collate = Collator(pad)
-    if method.needs_ref_logprobs and not any(k.endswith("ref_logprobs") for k in examples[0]):
-        if torch.cuda.is_available():
-            model.to("cuda")
-        attach_ref_logprobs(model, examples, collate, config.ref_batch_size)
     set_seed(config.seed)
     model = setup_model(model, config.finetune, config.seed)
-    if not config.deepspeed:  # DeepSpeed's bf16 optimizer keeps its own fp32 master copy
-        fp32_master_weights(model, every=os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true")
+    if config.launcher != "deepspeed-zero3":  # DeepSpeed's bf16 optimizer keeps its own fp32 master copy
+        fp32_master_weights(model, every=config.launcher == "fsdp")
     if config.gradient_checkpointing and config.finetune != "full":
         model.enable_input_require_grads()
     trainer = _trainer_class()(method=method, model=model, args=args,
-                               train_dataset=examples, data_collator=collate, processing_class=tokenizer)
+                               train_dataset=examples, data_collator=Collator(pad), processing_class=tokenizer)
+    if method.needs_ref_logprobs and not any(k.endswith("ref_logprobs") for k in examples[0]):
+        trainer.add_callback(reference_pass(trainer, examples, config.ref_batch_size, out / REFERENCE_FILE))
     trainer.sort_micro_batches = config.sort_micro_batches
     last = last_complete_checkpoint(checkpoints)
     trainer.train(resume_from_checkpoint=last)
-    return _save_final(trainer, tokenizer, out)
+    return _save_final(trainer, tokenizer, out, config)
 
 
 def fp32_master_weights(model, every: bool = False) -> None:
@@ -426,7 +468,7 @@ def last_complete_checkpoint(checkpoints: Path) -> str | None:
     return None
 
 
-def _save_final(trainer, tokenizer, out: Path) -> Path:
+def _save_final(trainer, tokenizer, out: Path, config: TrainConfig) -> Path:
     """Write ``out/model`` atomically (temp dir, then rename) from the main process.
 
     The model is saved in float32 whatever the compute dtype: a bf16 run's fp32 master weights
@@ -443,7 +485,12 @@ def _save_final(trainer, tokenizer, out: Path) -> Path:
         if lora:
             save_model(trainer.model, tokenizer, tmp, adapter_dir=out / "adapter")
         tokenizer.save_pretrained(tmp)
+        write_json_atomic(out / LOG_FILE, trainer.state.log_history)
+        write_json_atomic(out / RUN_FILE, {"processes": trainer.args.world_size,
+                                           "distributed": str(trainer.accelerator.distributed_type.value),
+                                           "steps": trainer.state.global_step, "config": asdict(config)})
         os.replace(tmp, final)
         shutil.rmtree(out / "checkpoints", ignore_errors=True)
+        (out / REFERENCE_FILE).unlink(missing_ok=True)
     trainer.accelerator.wait_for_everyone()
     return final

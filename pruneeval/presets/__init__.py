@@ -51,6 +51,9 @@ class Preset:
     warmup_ratio: float = option(0.1, "share of steps spent warming up")
     max_length: int = option(8192, "training examples are cut to this many tokens (the official cutoff_len)")
     max_grad_norm: float = option(1.0, "gradient clipping norm")
+    launcher: str = option("", "training processes: ddp | fsdp | deepspeed-zero3; empty = one process, in the "
+                           "pruneeval process")
+    num_processes: int = option(1, "training processes, one per GPU (0 = every visible GPU)")
     per_method: dict = field(default_factory=dict, metadata={"help": (
         "training settings of one method that differ from the above: {method: {key: value}}, keys "
         + ", ".join(PER_METHOD_KEYS) + "; a command-line value applies to every method")})
@@ -80,7 +83,7 @@ class Preset:
         return dataclasses.replace(self, **{"per_method": per_method, **values})
 
 
-CHOICES = {"train_dtype": ("float32", "bfloat16")}  # allowed values of string keys that have a fixed set
+CHOICES = {"train_dtype": ("float32", "bfloat16"), "launcher": ("", "ddp", "fsdp", "deepspeed-zero3")}  # allowed values of string keys that have a fixed set
 MAX_PRESET_BYTES = 64 * 1024  # presets are a screenful of keys; a bigger file is not one
 MAX_ALIASES = 64  # YAML aliases in one preset: enough for reuse, far too few for an alias bomb
 
@@ -89,7 +92,8 @@ RANGES = {"max_tokens": (1, None, False), "eval_temperature": (0, None, False), 
           "presample_limit": (0, None, False), "presample_seed": (-1, None, False), "k": (1, None, False), "presample_temperature": (0, None, False),
           "presample_top_p": (0, 1, True), "lr": (0, None, True), "lam": (0, None, False), "epochs": (0, None, True),
           "batch_size": (1, None, False), "micro_batch_size": (1, None, False), "warmup_ratio": (0, 1, False),
-          "batch_gen": (1, None, False), "max_length": (1, None, False), "max_grad_norm": (0, None, True)}
+          "batch_gen": (1, None, False), "max_length": (1, None, False), "max_grad_norm": (0, None, True),
+          "num_processes": (0, None, False)}
 
 
 class _PresetLoader(yaml.SafeLoader):
@@ -122,7 +126,7 @@ def in_range(key: str, value) -> str | None:
     """What is wrong with ``value`` for the preset key ``key`` (None when it is allowed): numeric keys
     against ``RANGES``, string keys against ``CHOICES``."""
     if isinstance(value, str):
-        return f"must be one of {', '.join(CHOICES[key])}" if value not in CHOICES.get(key, (value,)) else None
+        return f"must be one of {', '.join(c or repr(c) for c in CHOICES[key])}" if value not in CHOICES.get(key, (value,)) else None
     low, high, low_open = RANGES.get(key, (None, None, False))
     if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
         return "must be a finite number"
