@@ -54,7 +54,6 @@ def summarize(records: Sequence[SampleRecord], gen_time_s: float | None = None, 
 # --- Accuracy-Efficiency Score (AES) -------------------------------------------------------
 
 AES_VARIANTS = ("paper", "printed")
-AES_DEFAULTS = {"alpha": 1.0, "beta": 3.0, "gamma": 5.0}
 
 
 def aes(

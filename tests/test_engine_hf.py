@@ -1,7 +1,10 @@
 """HF engine: exact per-row token counts, batch-size invariance, sampling with n."""
 
+from types import SimpleNamespace
+
 from pruneeval.benchmarks import load
 from pruneeval.engines import Sampling, make_engine
+from pruneeval.engines.base import end_of_turn_ids
 from pruneeval.prompts import build_messages
 
 
@@ -48,3 +51,10 @@ def test_sampling_n_and_seed(tiny_model, data_dir):
     assert [[c.token_ids for c in r] for r in a] == [[c.token_ids for c in r] for r in b]  # same seed
     assert len({c.token_ids for c in a[0]}) > 1  # the n samples differ
     assert all(c.n_tokens == len(c.token_ids) for r in a for c in r)
+
+
+def test_end_of_turn_ids_join_the_generation_configs_and_the_tokenizers():
+    tok, no_eos = SimpleNamespace(eos_token_id=2), SimpleNamespace(eos_token_id=None)
+    assert end_of_turn_ids(7, tok) == {2, 7} and end_of_turn_ids([7, 8], tok) == {2, 7, 8}
+    assert end_of_turn_ids(None, tok) == {2} and end_of_turn_ids([2], no_eos) == {2}
+    assert end_of_turn_ids(None, no_eos) == set()

@@ -60,6 +60,13 @@ def test_a_toy_world_model_dir_gets_the_toy_preset(tmp_path):
     assert presets.resolve(str(other)).name == "other" and presets.resolve(str(tmp_path / "none")).name == "none"
 
 
+def test_the_toy_preset_sends_the_prompt_the_toy_reasoner_was_trained_with():
+    from pruneeval.toy import world
+
+    toy = presets.by_name("toy")
+    assert (toy.system_prompt, toy.user_template) == (world.SYSTEM_PROMPT, world.USER_TEMPLATE)
+
+
 def test_per_method_settings_as_the_official_configs():
     from pruneeval.trainers import TrainConfig
 

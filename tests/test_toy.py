@@ -10,7 +10,7 @@ import pytest
 
 from pruneeval import benchmarks
 from pruneeval.toy import world
-from pruneeval.toy.build import ToyConfig, build, ensure_toy_model, make_tokenizer, model_dir
+from pruneeval.toy.build import ToyConfig, build, ensure_toy_model, make_tokenizer, model_dir, trace_records
 
 
 # ---------------------------------------------------------------- the world
@@ -83,6 +83,12 @@ def test_cache_key_follows_the_config(monkeypatch, tmp_path):
     monkeypatch.setenv("PRUNEEVAL_HOME", str(tmp_path))
     assert model_dir() == tmp_path / "toy" / ToyConfig().key()
     assert ToyConfig(layers=2).key() != ToyConfig().key()
+
+
+def test_traces_are_prompted_with_the_bare_question():
+    """The toy reasoner's training prompt: no system turn, the question as the user turn."""
+    records = trace_records(ToyConfig(traces=3))
+    assert [r.prompt for r in records] == [[{"role": "user", "content": q}] for q, _ in world.traces(0, 3)]
 
 
 def test_a_micro_build_is_atomic_cached_and_loadable(monkeypatch, tmp_path):

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Sequence
 
 import torch
 
+from pruneeval.engines.base import render_prompt
 from pruneeval.errors import UserError
 from pruneeval.options import option
 from pruneeval.records import write_json_atomic
@@ -105,8 +106,7 @@ def encode(tokenizer, messages: list[dict], response: str, token_ids: Sequence[i
     The prompt is the chat template with the generation prompt; the response is ``token_ids`` when
     given (the engine's exact tokens), else ``response`` tokenised.  ``stop`` appends the end-of-turn
     (eos) token so the model learns to stop; leave it off for responses cut at max tokens."""
-    text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    prompt = tokenizer(text, add_special_tokens=False)["input_ids"]
+    prompt = tokenizer(render_prompt(tokenizer, messages), add_special_tokens=False)["input_ids"]
     resp = list(token_ids) if token_ids else tokenizer(response, add_special_tokens=False)["input_ids"]
     return _join(prompt, resp, tokenizer.eos_token_id if stop else None, max_length)
 
@@ -123,7 +123,7 @@ def _join(prompt: list[int], resp: list[int], eos: int | None, max_length: int |
 def encode_records(tokenizer, records: Sequence, max_length: int | None = None) -> list[dict[str, list[int]]]:
     """:func:`encode` for ``SampleRecord``s, tokenised in batches; eos is appended only to
     responses that stopped on their own (``finish_reason == "stop"``)."""
-    texts = [tokenizer.apply_chat_template(r.prompt, add_generation_prompt=True, tokenize=False) for r in records]
+    texts = [render_prompt(tokenizer, r.prompt) for r in records]
     prompts = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
     outputs = [r.output for r in records if not r.token_ids]
     tokenized = iter(tokenizer(outputs, add_special_tokens=False)["input_ids"] if outputs else [])

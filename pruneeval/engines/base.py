@@ -9,6 +9,19 @@ from dataclasses import dataclass
 from typing import Protocol, Sequence
 
 Messages = list[dict]  # chat messages: [{"role": "system"|"user"|"assistant", "content": str}, ...]
+SEED_STRIDE = 1_000_003  # per-request seeds: seed * stride + prompt index * n (+ sample index)
+
+
+def render_prompt(tokenizer, messages: Messages) -> str:
+    """The prompt text the model sees: the tokenizer's chat template with the generation prompt."""
+    return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+
+def end_of_turn_ids(eos_token_id: int | Sequence[int] | None, tokenizer) -> set[int]:
+    """The token ids that end a turn: the generation config's ``eos_token_id`` (one id, a list or
+    None) and the tokenizer's eos."""
+    eos = [eos_token_id] if isinstance(eos_token_id, int) else list(eos_token_id or [])
+    return set(eos) | ({tokenizer.eos_token_id} - {None})
 
 
 @dataclass(frozen=True)

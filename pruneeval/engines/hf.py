@@ -10,7 +10,7 @@ from typing import Sequence
 
 import torch
 
-from .base import Completion, Messages, Sampling
+from .base import Completion, Messages, Sampling, end_of_turn_ids, render_prompt
 
 
 class _StepClock:
@@ -44,9 +44,7 @@ class HFEngine:
         self.model = AutoModelForCausalLM.from_pretrained(
             model, revision=self.revision, dtype=getattr(torch, dtype), trust_remote_code=trust_remote_code,
         ).to(self.device).eval()
-        eos = self.model.generation_config.eos_token_id
-        eos = [eos] if isinstance(eos, int) else list(eos or [])
-        self.eos_ids = set(eos) | ({self.tokenizer.eos_token_id} - {None})
+        self.eos_ids = end_of_turn_ids(self.model.generation_config.eos_token_id, self.tokenizer)
 
     def describe(self) -> dict:
         import transformers
@@ -57,7 +55,7 @@ class HFEngine:
 
     def render(self, messages: Messages) -> str:
         """The prompt text the model sees (chat template with the generation prompt)."""
-        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return render_prompt(self.tokenizer, messages)
 
     def prompt_ids(self, messages: Messages) -> list[int]:
         return self.tokenizer(self.render(messages), add_special_tokens=False)["input_ids"]

@@ -39,9 +39,7 @@ from typing import Callable, Sequence
 from urllib.parse import urlsplit
 
 from ..errors import UserError
-from .base import Completion, Messages, Sampling
-
-SEED_STRIDE = 1_000_003  # per-request seeds: seed * stride + prompt index * n (+ sample index)
+from .base import SEED_STRIDE, Completion, Messages, Sampling
 TRANSIENT_ERRORS = (http.client.HTTPException, OSError)  # connection refused or cut, timeouts
 MAX_RESPONSE_BYTES = 256 << 20
 

@@ -17,9 +17,7 @@ import os
 import time
 from typing import Sequence
 
-from .base import Completion, Messages, Sampling
-
-SEED_STRIDE = 1_000_003  # per-request seeds: seed * stride + prompt index * n (+ sample index, by vLLM)
+from .base import SEED_STRIDE, Completion, Messages, Sampling, end_of_turn_ids, render_prompt
 
 
 def vllm_version() -> str:
@@ -78,8 +76,7 @@ class VLLMEngine:
             eos = GenerationConfig.from_pretrained(model, revision=self.revision).eos_token_id
         except OSError:
             eos = self.llm.llm_engine.model_config.hf_config.eos_token_id
-        eos = [eos] if isinstance(eos, int) else list(eos or [])
-        self.eos_ids = set(eos) | ({self.tokenizer.eos_token_id} - {None})
+        self.eos_ids = end_of_turn_ids(eos, self.tokenizer)
         self.latency_source = "request metrics (queued to last token)"
 
     def describe(self) -> dict:
@@ -94,7 +91,7 @@ class VLLMEngine:
 
     def render(self, messages: Messages) -> str:
         """The prompt text the model sees (chat template with the generation prompt), as the HF engine."""
-        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return render_prompt(self.tokenizer, messages)
 
     def params(self, sampling: Sampling, index: int):
         """vLLM sampling parameters of prompt ``index``: its n samples in one request, its own seeds."""

@@ -68,10 +68,6 @@ class Preset:
                               "fp32 master weights)")
     gradient_checkpointing: bool = option(False, "recompute activations in training to save memory")
 
-    @classmethod
-    def help(cls) -> dict[str, str]:
-        return {f.name: f.metadata["help"] for f in fields(cls)}
-
     def override(self, **values) -> "Preset":
         """A copy with the non-None values replaced (CLI options); a value out of range is a UserError."""
         values = {k: v for k, v in values.items() if v is not None}

@@ -121,17 +121,15 @@ def make_model(config: ToyConfig, tokenizer):
 
 
 def trace_records(config: ToyConfig) -> list:
-    """Training records: one generated trace per problem id, prompted like the toy preset."""
-    from .. import presets
+    """Training records: one generated trace per problem id, prompted with the toy world's prompt."""
     from ..prompts import build_messages
     from ..records import SampleRecord
 
-    preset = presets.resolve("toy")
     out = []
     for i, (q, sol) in enumerate(world.traces(config.seed, config.traces)):
         answer = str(world.parse(q).answer)
-        out.append(SampleRecord(f"trace-{i}", 0, "toy_train", build_messages(q, preset.system_prompt,
-                                preset.user_template), sol, 0, "stop", 0.0, answer, True, None, answer))
+        out.append(SampleRecord(f"trace-{i}", 0, "toy_train", build_messages(q, world.SYSTEM_PROMPT,
+                                world.USER_TEMPLATE), sol, 0, "stop", 0.0, answer, True, None, answer))
     return out
 
 

@@ -26,6 +26,10 @@ TEST_BUCKETS = 5  # one question in five (by hash) belongs to the test split
 TEST_SIZE, TRAIN_SIZE = 400, 4000
 TEST_SEED, TRAIN_SEED = 1, 2
 FORMAT_VERSION = 3  # bump when the text format changes: the toy model's cache key includes it
+# The prompt the toy reasoner is trained with (no system turn, the bare question), and so the one
+# the toy preset (presets/toy.yaml) must use; changing it changes the weights: bump build.BUILD_VERSION.
+SYSTEM_PROMPT = ""
+USER_TEMPLATE = "{question}"
 
 
 @dataclass(frozen=True)
