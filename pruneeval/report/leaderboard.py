@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Sequence
 
@@ -14,6 +13,7 @@ from ..outputs import path_part
 from ..records import write_atomic, write_json_atomic
 from .collect import collect_entries
 from .console import print_leaderboard
+from .jsonsafe import jsonable
 from .markdown import render_leaderboard
 from .tables import intervals, leaderboard, long_frame, wide_csv_frame
 
@@ -26,17 +26,6 @@ def slug(name: str, taken: set[str]) -> str:
         s, i = f"{base}-{i}", i + 1
     taken.add(s)
     return s
-
-
-def jsonable(obj):
-    """NaN -> None (JSON has no NaN), recursively."""
-    if isinstance(obj, float) and math.isnan(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    return obj
 
 
 def write_report(dirs: Sequence[Path], out: Path, baseline: str = "baseline", aes_variant: str = "paper", *,

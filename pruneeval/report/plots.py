@@ -153,7 +153,8 @@ def plot_length_accuracy(result: dict, examples: dict, path: Path) -> Path:
 def length_accuracy_figure(result: dict, examples: dict) -> Figure:
     """The paper's Figure 1 and Table 1 in one figure: top left, accuracy by within-problem
     length interval; top right, the difficulty groups; below, for a handful of problems with
-    mixed outcomes, every sample's length and correctness with the interval accuracy drawn over."""
+    mixed outcomes, every sample's length and correctness with the interval accuracy drawn over
+    (``result["examples"]``, in the order of ``examples``)."""
     import random
 
     from matplotlib.gridspec import GridSpec
@@ -204,16 +205,15 @@ def length_accuracy_figure(result: dict, examples: dict) -> Figure:
     ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper left")
 
     rng = random.Random(0)
-    for i, ((bench, pid), samples) in enumerate(examples.items()):
+    for i, (((bench, pid), samples), example) in enumerate(zip(examples.items(), result["examples"], strict=True)):
         ax = fig.add_subplot(gs[1 + i // 3, i % 3])
         for correct, color, label in ((True, "tab:green", "correct sample"), (False, "tab:red", "wrong sample")):
             pts = [r.n_tokens for r in samples if r.correct == correct]
             ax.scatter(pts, [float(correct) + rng.uniform(-0.05, 0.05) for _ in pts], s=18, alpha=0.6,
                        color=color, label=label)
-        chunks = [c for c in _split(samples, k) if c]
-        ax.plot([sum(r.n_tokens for r in c) / len(c) for c in chunks],
-                [sum(r.correct for r in c) / len(c) for c in chunks], "o-", color="tab:blue", lw=2,
-                label=f"accuracy of {k} length intervals")
+        intervals = example["intervals"]
+        ax.plot([c["mean_tokens"] for c in intervals], [c["accuracy"] for c in intervals], "o-", color="tab:blue",
+                lw=2, label=f"accuracy of {k} length intervals")
         rate = sum(r.correct for r in samples) / len(samples)
         ax.set_title(plain(f"{pid} ({bench}): pass {rate:.0%}, K={len(samples)}")[:60], fontsize=9.5)
         ax.set_ylim(-0.15, 1.15)
@@ -227,11 +227,6 @@ def length_accuracy_figure(result: dict, examples: dict) -> Figure:
                        f"{result['n_records']} samples)"), fontsize=12)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     return fig
-
-
-def _split(samples, k):
-    from .analyze import split_by_length
-    return split_by_length(samples, k)
 
 
 def plot_sweep(result: dict, path: Path) -> Path:
