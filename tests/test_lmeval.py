@@ -22,7 +22,8 @@ from pruneeval.engines import Completion, Sampling, make_engine
 from pruneeval.errors import UserError
 from pruneeval.evaluate import TASKS, PromptSpec, evaluate_task
 from pruneeval.grading import grade
-from pruneeval.lmeval import HFLen, _peek, run_lm_eval, stop_at
+from pruneeval.lmeval import HFLen, run_lm_eval, stop_at
+from pruneeval.lmeval_cli import _peek
 from pruneeval.lmeval_install import FOLDER, MARKER, install, installed, uninstall
 from pruneeval.lmeval_tasks import GenText, process_results, prompt_preset, tasks_dir
 from pruneeval.records import RecordStore
@@ -342,6 +343,22 @@ def test_hf_len_generates_only(tiny_model):
 
 
 # ---------------------------------------------------------------- discovery
+
+def test_the_entry_points_name_the_registered_models():
+    """pyproject's ``lm_eval.models`` entry points resolve to the classes lm-eval has registered."""
+    import importlib
+
+    from lm_eval.api.registry import get_model
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    points = pyproject["project"]["entry-points"]["lm_eval.models"]
+    assert sorted(points) == ["hf_len", "vllm_len"]
+    for name, target in points.items():
+        module, attr = target.split(":")
+        assert getattr(importlib.import_module(module), attr) is get_model(name), name
+
 
 def test_run_lm_eval_indexes_builtin_tasks_only_when_needed(monkeypatch):
     import lm_eval.tasks

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import random
 import re
 from pathlib import Path
@@ -82,10 +83,10 @@ def test_report_writes_markdown_csv_json_and_pngs(run_dirs, tmp_path):
         assert (out / name).stat().st_size > 0, name
     for png in out.glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert [b["model"] for b in board["models"]] == ["toy"]
-    block = board["models"][0]
-    assert block["datasets"] == ["math", "gsm8k"]  # paper order; the presample summary is not a task
-    assert [r["method"] for r in block["rows"]] == ["baseline", "prompt", "sft", "o1pruner"]
+    assert [b.model for b in board.models] == ["toy"]
+    block = board.models[0]
+    assert block.datasets == ["math", "gsm8k"]  # paper order; the presample summary is not a task
+    assert [r.method for r in block.rows] == ["baseline", "prompt", "sft", "o1pruner"]
     md = (out / "leaderboard.md").read_text()
     assert "| Method | MATH Acc | MATH Length | MATH AES | GSM8K Acc" in md and "Average AES" in md
     assert "AES variant 'paper'" in md and "alpha=1, beta=3, gamma=5" in md
@@ -93,6 +94,7 @@ def test_report_writes_markdown_csv_json_and_pngs(run_dirs, tmp_path):
     assert "![Accuracy against mean length, toy](pareto_toy.png)" in md
     # JSON and CSV carry the same numbers
     doc = json.loads((out / "leaderboard.json").read_text())
+    assert doc == board.to_json()  # the file is the board's JSON form (no NaN in this one)
     assert doc["aes"]["variant"] == "paper" and doc["aes"]["gamma"] == 5
     rows = {r["method"]: r for r in csv.DictReader(open(out / "leaderboard.csv"))}
     o1 = next(r for r in doc["models"][0]["rows"] if r["method"] == "o1pruner")
@@ -127,8 +129,8 @@ def test_report_names_sources_relative_to_the_directories_given(run_dirs, tmp_pa
     rows = {r["method"]: r for r in csv.DictReader(io.StringIO(texts["leaderboard.csv"]))}
     assert rows["sft"]["gsm8k.source"] == "ev2/sft/gsm8k_len" and "average.source" not in rows["sft"]
     monkeypatch.chdir(run_dirs[0] / "eval")  # "." is named by its own name, as run.py's <run>/eval is
-    doc = write_report([Path(".")], tmp_path / "rep2", console=quiet(), plots=False)
-    assert doc["sources"] == ["eval/baseline/gsm8k_len", "eval/baseline/math_len", "eval/o1pruner/gsm8k_len",
+    board = write_report([Path(".")], tmp_path / "rep2", console=quiet(), plots=False)
+    assert board.sources == ["eval/baseline/gsm8k_len", "eval/baseline/math_len", "eval/o1pruner/gsm8k_len",
                               "eval/o1pruner/math_len"]
 
 
@@ -143,13 +145,13 @@ def _same_points(a: dict, b: dict) -> bool:
 
 def test_pareto_average_panel_plots_each_methods_mean_over_datasets(run_dirs, tmp_path):
     from pruneeval.report.plots import pareto_figure
-    block = write_report(run_dirs, tmp_path / "rep", console=quiet(), plots=False)["models"][0]
+    block = write_report(run_dirs, tmp_path / "rep", console=quiet(), plots=False).models[0]
     fig = pareto_figure(block)
     axes = fig.axes
     assert [ax.get_title() for ax in axes] == ["MATH", "GSM8K", "Average of 2 datasets"]
-    for ax, ds in zip(axes[:2], block["datasets"]):
-        assert _same_points(_fig_points(ax), {r["method"]: (r["cells"][ds]["length"], 100 * r["cells"][ds]["acc"])
-                                              for r in block["rows"]})
+    for ax, ds in zip(axes[:2], block.datasets):
+        assert _same_points(_fig_points(ax), {r.method: (r.cells[ds].length, 100 * r.cells[ds].acc)
+                                              for r in block.rows})
     means = {m: (sum(x for x, _ in pts) / 2, sum(y for _, y in pts) / 2)
              for m, pts in _fig_points_by_method(axes[:2]).items()}
     assert _same_points(_fig_points(axes[2]), means)
@@ -174,7 +176,7 @@ def test_pareto_single_dataset_has_no_average_panel_and_draws_its_front():
     from pruneeval.report.tables import leaderboard
     df = pd.DataFrame([{"model": "m", "method": m, "dataset": "toy", "acc": a, "length": n, "gen_time_s": 1.0}
                        for m, a, n in (("baseline", 0.9, 100.0), ("sft", 0.8, 50.0), ("dpo", 0.5, 80.0))])
-    fig = pareto_figure(leaderboard(df)["models"][0])
+    fig = pareto_figure(leaderboard(df).models[0])
     assert [ax.get_title() for ax in fig.axes] == ["Toy"]
     front = [line for line in fig.axes[0].lines if line.get_linestyle() == "--"]
     assert len(front) == 1 and sorted(front[0].get_xdata()) == [50.0, 100.0]
@@ -185,11 +187,11 @@ def test_report_printed_variant_and_terminal_table(run_dirs, tmp_path):
     console = quiet()
     paper = write_report(run_dirs, tmp_path / "a", console=quiet(), plots=False)
     printed = write_report(run_dirs, tmp_path / "b", aes_variant="printed", console=console, plots=False)
-    p = {r["method"]: r["cells"]["math"] for r in paper["models"][0]["rows"]}
-    q = {r["method"]: r["cells"]["math"] for r in printed["models"][0]["rows"]}
-    assert p["prompt"]["acc"] < p["baseline"]["acc"]  # accuracy fell: the variants differ
-    assert p["prompt"]["aes"] < q["prompt"]["aes"]
-    assert p["o1pruner"]["aes"] == q["o1pruner"]["aes"]
+    p = {r.method: r.cells["math"] for r in paper.models[0].rows}
+    q = {r.method: r.cells["math"] for r in printed.models[0].rows}
+    assert p["prompt"].acc < p["baseline"].acc  # accuracy fell: the variants differ
+    assert p["prompt"].aes < q["prompt"].aes
+    assert p["o1pruner"].aes == q["o1pruner"].aes
     text = console.file.getvalue()
     assert "toy" in text and "O1-Pruner" in text and "printed" in text and "GSM8K" in text
 
@@ -212,12 +214,38 @@ def test_report_errors_are_user_errors(run_dirs, tmp_path):
 
 def test_duplicate_results_keep_the_first_and_warn(run_dirs, tmp_path):
     board = write_report([*run_dirs, run_dirs[0]], tmp_path / "o", console=quiet(), plots=False)
-    assert not board["warnings"]  # the same directory twice is not a conflict
+    assert not board.warnings  # the same directory twice is not a conflict
     import shutil
     shutil.copytree(run_dirs[0], tmp_path / "run_copy")
     board = write_report([*run_dirs, tmp_path / "run_copy"], tmp_path / "o", console=quiet(), plots=False)
-    assert any("duplicate result" in w and "ignoring run_copy/eval/" in w for w in board["warnings"])
-    assert not any(str(tmp_path) in w for w in board["warnings"])
+    assert any("duplicate result" in w and "ignoring run_copy/eval/" in w for w in board.warnings)
+    assert not any(str(tmp_path) in w for w in board.warnings)
+
+
+def test_a_missing_result_is_a_blank_cell_null_in_json(tmp_path):
+    d = tmp_path / "ev"
+    for method, tasks in (("baseline", ("math_len", "gsm8k_len")), ("sft", ("math_len",))):
+        for task in tasks:
+            a, ln, t = METHODS[method]
+            write_task(d / method / task, model="toy", method=method, task=task, acc=a, length=ln, gen_time=t)
+    board = write_report([d], tmp_path / "o", console=quiet(), plots=False)
+    sft = board.models[0].rows[1]
+    assert sft.method == "sft" and sft.cells["math"].source == "ev/sft/math_len"
+    gap = sft.cells["gsm8k"]
+    assert gap.source is None and all(math.isnan(x) for x in (gap.acc, gap.length, gap.aes, sft.average.aes))
+    assert any("method sft: no result for gsm8k; average left blank" in w for w in board.warnings)
+    doc = json.loads((tmp_path / "o" / "leaderboard.json").read_text())
+    row = doc["models"][0]["rows"][1]
+    assert row["cells"]["gsm8k"] == {"acc": None, "length": None, "aes": None}  # no source key
+    assert row["average"] == {"acc": None, "length": None, "aes": None}
+    assert doc["models"][0]["gen_time"][1] == {"method": "sft", "by_dataset": {"math": 90.0, "gsm8k": None},
+                                               "total_s": 90.0, "complete": False}
+    md = (tmp_path / "o" / "leaderboard.md").read_text()
+    sft_line = next(line for line in md.splitlines() if line.startswith("| SFT | 61.7 |"))
+    assert sft_line.endswith(" | — | — | — | — | — | — |")  # GSM8K and the average blank
+    assert "| SFT | 90.0 s | — | 90.0 s (partial) |" in md
+    csv_row = next(r for r in csv.DictReader(open(tmp_path / "o" / "leaderboard.csv")) if r["method"] == "sft")
+    assert csv_row["gsm8k.acc_pct"] == "" and "gsm8k.source" in csv_row and csv_row["gsm8k.source"] == ""
 
 
 HOSTILE = "evil|model\n# Heading `code` <script>alert(1)</script> [x](http://e) *b* _i_ $a^{\\frac$"

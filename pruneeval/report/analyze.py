@@ -16,6 +16,7 @@ from rich.text import Text
 from ..errors import UserError
 from ..records import RecordStore, SampleRecord, write_atomic, write_json_atomic
 from .collect import source_name
+from .jsonsafe import jsonable
 from .markdown import md_escape, md_table
 
 # (label, low, high): pass-rate groups, closed intervals, overlapping as in the paper's Fig. 4
@@ -198,7 +199,6 @@ def analyze_length(path: Path, out: Path | None = None, *, n_intervals: int = 4,
     plot_length_accuracy(result, {k: groups[k] for k in examples}, png)
     result["png"] = png.name
     write_atomic(out / "length_analysis.md", render_markdown(result))
-    from .leaderboard import jsonable
     result["files_written"] = ["length_analysis.md", "length_analysis.json", png.name]  # in ``out``
     write_json_atomic(out / "length_analysis.json", jsonable(result))
     print_result(result, console or Console())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Sequence
 
@@ -12,8 +11,10 @@ from ..metrics import AES_VARIANTS
 from ..errors import UserError
 from ..outputs import path_part
 from ..records import write_atomic, write_json_atomic
+from .board import Board
 from .collect import collect_entries
 from .console import print_leaderboard
+from .jsonsafe import jsonable
 from .markdown import render_leaderboard
 from .tables import intervals, leaderboard, long_frame, wide_csv_frame
 
@@ -28,24 +29,13 @@ def slug(name: str, taken: set[str]) -> str:
     return s
 
 
-def jsonable(obj):
-    """NaN -> None (JSON has no NaN), recursively."""
-    if isinstance(obj, float) and math.isnan(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    return obj
-
-
 def write_report(dirs: Sequence[Path], out: Path, baseline: str = "baseline", aes_variant: str = "paper", *,
                  alpha: float = 1.0, beta: float = 3.0, gamma: float = 5.0, n_boot: int = 2000, seed: int = 0,
-                 plots: bool = True, console: Console | None = None) -> dict:
+                 plots: bool = True, console: Console | None = None) -> Board:
     """Leaderboards (the paper's Table 2 layout) of every eval/run directory in ``dirs``.
 
     Writes ``out``/leaderboard.md, leaderboard.csv, leaderboard.json, pareto_<model>.png and
-    gen_time.png, prints the tables, and returns the JSON document (with a "files" list).  Sources
+    gen_time.png, prints the tables, and returns the Board (leaderboard.json is its ``to_json``).  Sources
     are named relative to the directories given (``collect.source_name``), files by their names."""
     if aes_variant not in AES_VARIANTS:
         raise UserError(f"unknown AES variant {aes_variant!r}; choose one of {', '.join(AES_VARIANTS)}")
@@ -54,33 +44,32 @@ def write_report(dirs: Sequence[Path], out: Path, baseline: str = "baseline", ae
         e.records()  # every sample line is checked before anything is written
     board = leaderboard(long_frame(entries), baseline=baseline, variant=aes_variant, alpha=alpha, beta=beta,
                         gamma=gamma)
-    board["warnings"] = warnings + board["warnings"]
-    board["sources"] = sorted({e.source for e in entries})
-    order = {(b["model"], r["method"], ds): (i, j, k) for i, b in enumerate(board["models"])
-             for j, r in enumerate(b["rows"]) for k, ds in enumerate(b["datasets"])}
-    ci = sorted((c for c in intervals(entries, baseline=baseline, n_boot=n_boot, seed=seed)
-                 if (c["model"], c["method"], c["dataset"]) in order),
-                key=lambda c: order[(c["model"], c["method"], c["dataset"])])
-    board["intervals"] = ci
+    board.warnings = warnings + board.warnings
+    board.sources = sorted({e.source for e in entries})
+    order = {(b.model, r.method, ds): (i, j, k) for i, b in enumerate(board.models)
+             for j, r in enumerate(b.rows) for k, ds in enumerate(b.datasets)}
+    board.intervals = sorted((c for c in intervals(entries, baseline=baseline, n_boot=n_boot, seed=seed)
+                              if (c.model, c.method, c.dataset) in order),
+                             key=lambda c: order[(c.model, c.method, c.dataset)])
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     images, files, taken = {}, [], set()
     if plots:
         from .plots import plot_gen_time, plot_pareto
-        for block in board["models"]:
-            name = f"pareto_{slug(block['model'], taken)}.png"
+        for block in board.models:
+            name = f"pareto_{slug(block.model, taken)}.png"
             files.append(plot_pareto(block, out / name))
-            images[block["model"]] = name
+            images[block.model] = name
         if plot_gen_time(board, out / "gen_time.png"):
             files.append(out / "gen_time.png")
             images["gen_time"] = "gen_time.png"
     md = out / "leaderboard.md"
-    write_atomic(md, render_leaderboard(board, intervals=ci, images=images))
+    write_atomic(md, render_leaderboard(board, images=images))
     csv = out / "leaderboard.csv"
     write_atomic(csv, wide_csv_frame(board).to_csv(index=False, float_format="%.6g"))
     files = [md, csv, out / "leaderboard.json", *files]
-    board["files"] = [f.name for f in files]  # relative to the report's own directory
-    write_json_atomic(out / "leaderboard.json", jsonable(board))
-    print_leaderboard(board, ci, console)
+    board.files = [f.name for f in files]  # relative to the report's own directory
+    write_json_atomic(out / "leaderboard.json", jsonable(board.to_json()))
+    print_leaderboard(board, console)
     return board

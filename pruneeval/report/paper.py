@@ -12,8 +12,9 @@ import pandas as pd
 from ..errors import UserError
 from ..metrics import AES_VARIANTS
 from ..records import write_atomic
+from .board import AVERAGE, Board
 from .markdown import md_escape, md_table, table2_rows
-from .tables import AVERAGE, dataset_name, leaderboard, method_name
+from .tables import dataset_name, leaderboard, method_name
 
 SOURCE = ("Luo et al., \"O1-Pruner: Length-Harmonizing Fine-Tuning for O1-Like Reasoning Pruning\", "
           "arXiv 2501.12570v2, Table 2 (Main Experiment Results)")
@@ -34,38 +35,38 @@ def read_paper_csv(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return long[["model", "method", "dataset", "acc", "length", "gen_time_s"]], pub
 
 
-def _check(boards: dict, pub: pd.DataFrame) -> tuple[dict, list[dict], list[dict]]:
+def _check(boards: dict[str, Board], pub: pd.DataFrame) -> tuple[dict, list[dict], list[dict]]:
     """Compare the printed variant with the published AES cells; list the cells where the two
     variants differ, and the averages (length, AES) that round differently from the printed ones."""
     published = {(r.model, r.method, r.dataset): r for r in pub.itertuples()}
     counts = {"cells": 0, "matched": 0, "average_cells": 0, "average_matched": 0}
     differ, lengths, rounding = [], [], []
-    paper_rows = {(b["model"], r["method"]): r for b in boards["paper"]["models"] for r in b["rows"]}
-    for block in boards["printed"]["models"]:
-        for r in block["rows"]:
-            q = paper_rows[(block["model"], r["method"])]
-            for ds in block["datasets"]:
+    paper_rows = {(b.model, r.method): r for b in boards["paper"].models for r in b.rows}
+    for block in boards["printed"].models:
+        for r in block.rows:
+            q = paper_rows[(block.model, r.method)]
+            for ds in block.datasets:
                 counts["cells"] += 1
-                got, p = r["cells"][ds]["aes"], published[(block["model"], r["method"], ds)]
+                got, p = r.cells[ds].aes, published[(block.model, r.method, ds)]
                 counts["matched"] += f"{got:.2f}" == f"{p.aes_published:.2f}"
-                if q["cells"][ds]["aes"] != got:
-                    differ.append({"model": block["model"], "method": r["method"], "dataset": ds,
-                                   "printed": got, "paper": q["cells"][ds]["aes"]})
-            p = published[(block["model"], r["method"], AVERAGE)]
+                if q.cells[ds].aes != got:
+                    differ.append({"model": block.model, "method": r.method, "dataset": ds,
+                                   "printed": got, "paper": q.cells[ds].aes})
+            p = published[(block.model, r.method, AVERAGE)]
             counts["average_cells"] += 1
-            mean2 = sum(round(r["cells"][ds]["aes"], 2) for ds in block["datasets"]) / len(block["datasets"])
+            mean2 = sum(round(r.cells[ds].aes, 2) for ds in block.datasets) / len(block.datasets)
             counts["average_matched"] += f"{mean2:.2f}" == f"{p.aes_published:.2f}"
-            if f"{r['average']['aes']:.2f}" != f"{p.aes_published:.2f}":
+            if f"{r.average.aes:.2f}" != f"{p.aes_published:.2f}":
                 rounding.append(
-                    {"model": block["model"], "method": r["method"], "exact": r["average"]["aes"],
+                    {"model": block.model, "method": r.method, "exact": r.average.aes,
                      "published": float(p.aes_published)})
-            if f"{r['average']['length']:.0f}" != f"{p.length:.0f}":
-                lengths.append({"model": block["model"], "method": r["method"],
-                                "recomputed": r["average"]["length"], "published": float(p.length)})
+            if f"{r.average.length:.0f}" != f"{p.length:.0f}":
+                lengths.append({"model": block.model, "method": r.method,
+                                "recomputed": r.average.length, "published": float(p.length)})
     return counts, differ, lengths, rounding
 
 
-def render_paper(boards: dict, counts: dict, differ: list[dict], lengths: list[dict], rounding: list[dict],
+def render_paper(boards: dict[str, Board], counts: dict, differ: list[dict], lengths: list[dict], rounding: list[dict],
                  csv_name: str, images: dict | None = None) -> str:
     out = ["# O1-Pruner paper, Table 2, rebuilt", "",
            f"Source: {md_escape(SOURCE)}. The published accuracy (%) and mean length (tokens) of each "
@@ -78,10 +79,10 @@ def render_paper(boards: dict, counts: dict, differ: list[dict], lengths: list[d
     for variant in ("printed", "paper"):
         board = boards[variant]
         out += [f"## {titles[variant]}", ""]
-        for block in board["models"]:
+        for block in board.models:
             header, rows = table2_rows(block)
-            out += [f"### {md_escape(block['model'])}", "", md_table(header, rows), ""]
-        out += [md_escape(board["aes"]["description"]), ""]
+            out += [f"### {md_escape(block.model)}", "", md_table(header, rows), ""]
+        out += [md_escape(board.aes.description), ""]
     for model, name in (images or {}).items():
         out += [f"![Accuracy against mean length, {md_escape(model)}]({name})", ""]
     out += ["## Note on the discrepancy", "",
@@ -95,9 +96,10 @@ def render_paper(boards: dict, counts: dict, differ: list[dict], lengths: list[d
              f"{m['printed']:.2f}", f"{m['paper']:.2f}"] for m in differ]
     out += [md_table(["Model", "Method", "Dataset", "AES printed", "AES stated formula"], rows, "lllrr"), ""]
     fell = {(m["model"], m["method"]) for m in differ}
-    same = sorted({method_name(r["method"]) for b in boards["printed"]["models"] for r in b["rows"]
-                   if r["method"] != boards["printed"]["baseline"] and (b["model"], r["method"]) not in fell
-                   and all(not math.isnan(r["cells"][d]["aes"]) for d in b["datasets"])} - {
+    printed = boards["printed"]
+    same = sorted({method_name(r.method) for b in printed.models for r in b.rows
+                   if r.method != printed.baseline and (b.model, r.method) not in fell
+                   and all(not math.isnan(r.cells[d].aes) for d in b.datasets)} - {
                       method_name(m) for _, m in fell})
     if same:
         out += [f"{md_escape(', '.join(same))} kept or raised accuracy on every dataset for every model, so "
@@ -131,9 +133,9 @@ def write_paper_report(csv_path: Path, out_md: Path, *, plots: bool = True) -> d
         from .leaderboard import slug
         from .plots import plot_pareto
         taken: set[str] = set()
-        for block in boards["paper"]["models"]:
-            images[block["model"]] = f"{out_md.stem}_pareto_{slug(block['model'], taken)}.png"
-            plot_pareto(block, out_md.parent / images[block["model"]])
+        for block in boards["paper"].models:
+            images[block.model] = f"{out_md.stem}_pareto_{slug(block.model, taken)}.png"
+            plot_pareto(block, out_md.parent / images[block.model])
     write_atomic(out_md, render_paper(boards, counts, differ, lengths, rounding, csv_path.name, images))
     return {"variants": boards, "printed_matches_published": counts, "differ": differ, "average_lengths": lengths,
             "average_rounding": rounding}

@@ -11,7 +11,8 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 
-from .tables import AVERAGE, dataset_name, method_name  # noqa: E402
+from .board import AVERAGE, Board, ModelBlock  # noqa: E402
+from .tables import dataset_name, method_name  # noqa: E402
 
 MARKERS = "osD^vP*XhH"
 MAX_ANNOTATED = 12  # a Pareto plot with more methods names only those on the front beside their points
@@ -36,35 +37,35 @@ def _grid(n: int, w: float = 4.6, h: float = 3.8) -> tuple[Figure, list]:
     return fig, axes
 
 
-def pareto_columns(block: dict) -> list[str]:
+def pareto_columns(block: ModelBlock) -> list[str]:
     """The panels of a Pareto figure: each dataset, then the average over them (not with a single
     dataset, where it would repeat that dataset's panel)."""
-    return [*block["datasets"], AVERAGE] if len(block["datasets"]) > 1 else list(block["datasets"])
+    return [*block.datasets, AVERAGE] if len(block.datasets) > 1 else list(block.datasets)
 
 
-def pareto_figure(block: dict) -> Figure:
+def pareto_figure(block: ModelBlock) -> Figure:
     """Accuracy against mean tokens per method, one panel per dataset and one for the average over
     the datasets (the leaderboard's average columns: per method, the mean of its datasets'
     accuracy and length); the Pareto front (shorter and more accurate is better) ringed, and drawn
     as a line where it has two points or more."""
     cols = pareto_columns(block)
-    methods = [r["method"] for r in block["rows"]]
+    methods = [r.method for r in block.rows]
     style = _style(methods)
     fig, axes = _grid(len(cols))
     drew_front = False
     for ax, col in zip(axes, cols):
         pts = []
-        for i, r in enumerate(block["rows"]):
-            c = r["average"] if col == AVERAGE else r["cells"][col]
-            if math.isnan(c["acc"]) or math.isnan(c["length"]):
+        for i, r in enumerate(block.rows):
+            c = r.cell(col)
+            if math.isnan(c.acc) or math.isnan(c.length):
                 continue
-            color, marker = style[r["method"]]
-            x, y = c["length"], 100 * c["acc"]
-            on = r["pareto"][col]
+            color, marker = style[r.method]
+            x, y = c.length, 100 * c.acc
+            on = r.pareto[col]
             ax.scatter([x], [y], s=90 if on else 60, color=color, marker=marker, zorder=3,
-                       edgecolors="black" if on else "none", linewidths=1.6, label=r["method"])
-            if on or len(block["rows"]) <= MAX_ANNOTATED:  # many points: the legend names them, the front is named
-                ax.annotate(plain(method_name(r["method"])), (x, y), textcoords="offset points",
+                       edgecolors="black" if on else "none", linewidths=1.6, label=r.method)
+            if on or len(block.rows) <= MAX_ANNOTATED:  # many points: the legend names them, the front is named
+                ax.annotate(plain(method_name(r.method)), (x, y), textcoords="offset points",
                             xytext=(6, 5) if i % 2 == 0 else (6, -13), fontsize=8.5)  # alternate: fewer overlaps
             if on:
                 pts.append((x, y))
@@ -73,7 +74,7 @@ def pareto_figure(block: dict) -> Figure:
             ax.step([p[0] for p in pts], [p[1] for p in pts], where="post", ls="--", color="0.45", lw=1.2,
                     zorder=2)
             drew_front = True
-        title = f"Average of {len(block['datasets'])} datasets" if col == AVERAGE else dataset_name(col)
+        title = f"Average of {len(block.datasets)} datasets" if col == AVERAGE else dataset_name(col)
         ax.set_title(plain(title), fontsize=11)
         ax.set_xlabel("Mean generated tokens")
         ax.set_ylabel("Accuracy (%)")
@@ -92,7 +93,7 @@ def pareto_figure(block: dict) -> Figure:
     rows = math.ceil(len(labels) / ncol)
     fig.set_size_inches(width, height + 0.25 * rows)
     fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, fontsize=9)
-    fig.suptitle(f"{plain(block['model'])}: accuracy vs length (ringed: Pareto front)", fontsize=12)
+    fig.suptitle(f"{plain(block.model)}: accuracy vs length (ringed: Pareto front)", fontsize=12)
     fig.tight_layout(rect=(0, (0.1 + 0.25 * rows) / (height + 0.25 * rows), 1, 0.95))
     return fig
 
@@ -109,33 +110,33 @@ def save_png(fig: Figure, path: Path) -> Path:
     return path
 
 
-def plot_pareto(block: dict, path: Path) -> Path:
+def plot_pareto(block: ModelBlock, path: Path) -> Path:
     """``pareto_figure`` saved as a PNG at ``path``."""
     return save_png(pareto_figure(block), path)
 
 
-def plot_gen_time(board: dict, path: Path) -> Path:
+def plot_gen_time(board: Board, path: Path) -> Path | None:
     """Wall-clock generation time per method, one panel per model, bars stacked by dataset
-    (the paper's Fig. 3)."""
-    blocks = [b for b in board["models"] if any(not math.isnan(g["total_s"]) for g in b["gen_time"])]
+    (the paper's Fig. 3); None, and nothing written, when no model has a generation time."""
+    blocks = [b for b in board.models if any(not math.isnan(g.total_s) for g in b.gen_time)]
     if not blocks:
         return None
     fig, axes = _grid(len(blocks), w=5.2, h=4.0)
     cmap = matplotlib.colormaps["Set2"]
     for ax, block in zip(axes, blocks):
-        gts = block["gen_time"]
-        peak = max((g["total_s"] for g in gts if not math.isnan(g["total_s"])), default=0)
+        gts = block.gen_time
+        peak = max((g.total_s for g in gts if not math.isnan(g.total_s)), default=0)
         unit, div = ("min", 60.0) if peak >= 120 else ("s", 1.0)
-        names = [plain(method_name(g["method"])) for g in gts]
+        names = [plain(method_name(g.method)) for g in gts]
         bottom = [0.0] * len(gts)
-        for i, ds in enumerate(block["datasets"]):
-            vals = [0.0 if math.isnan(g["by_dataset"][ds]) else g["by_dataset"][ds] / div for g in gts]
+        for i, ds in enumerate(block.datasets):
+            vals = [0.0 if math.isnan(g.by_dataset[ds]) else g.by_dataset[ds] / div for g in gts]
             ax.bar(names, vals, bottom=bottom, color=cmap(i % 8), label=plain(dataset_name(ds)), edgecolor="white")
             bottom = [b + v for b, v in zip(bottom, vals)]
         for x, top in enumerate(bottom):
             ax.annotate(f"{top:.1f}", (x, top), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=9)
         ax.set_ylabel(f"Generation time ({unit})")
-        ax.set_title(plain(block["model"]), fontsize=11)
+        ax.set_title(plain(block.model), fontsize=11)
         ax.tick_params(axis="x", labelrotation=20)
         ax.margins(y=0.12)
         ax.grid(axis="y", alpha=0.3)
@@ -153,7 +154,8 @@ def plot_length_accuracy(result: dict, examples: dict, path: Path) -> Path:
 def length_accuracy_figure(result: dict, examples: dict) -> Figure:
     """The paper's Figure 1 and Table 1 in one figure: top left, accuracy by within-problem
     length interval; top right, the difficulty groups; below, for a handful of problems with
-    mixed outcomes, every sample's length and correctness with the interval accuracy drawn over."""
+    mixed outcomes, every sample's length and correctness with the interval accuracy drawn over
+    (``result["examples"]``, in the order of ``examples``)."""
     import random
 
     from matplotlib.gridspec import GridSpec
@@ -204,16 +206,15 @@ def length_accuracy_figure(result: dict, examples: dict) -> Figure:
     ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper left")
 
     rng = random.Random(0)
-    for i, ((bench, pid), samples) in enumerate(examples.items()):
+    for i, (((bench, pid), samples), example) in enumerate(zip(examples.items(), result["examples"], strict=True)):
         ax = fig.add_subplot(gs[1 + i // 3, i % 3])
         for correct, color, label in ((True, "tab:green", "correct sample"), (False, "tab:red", "wrong sample")):
             pts = [r.n_tokens for r in samples if r.correct == correct]
             ax.scatter(pts, [float(correct) + rng.uniform(-0.05, 0.05) for _ in pts], s=18, alpha=0.6,
                        color=color, label=label)
-        chunks = [c for c in _split(samples, k) if c]
-        ax.plot([sum(r.n_tokens for r in c) / len(c) for c in chunks],
-                [sum(r.correct for r in c) / len(c) for c in chunks], "o-", color="tab:blue", lw=2,
-                label=f"accuracy of {k} length intervals")
+        intervals = example["intervals"]
+        ax.plot([c["mean_tokens"] for c in intervals], [c["accuracy"] for c in intervals], "o-", color="tab:blue",
+                lw=2, label=f"accuracy of {k} length intervals")
         rate = sum(r.correct for r in samples) / len(samples)
         ax.set_title(plain(f"{pid} ({bench}): pass {rate:.0%}, K={len(samples)}")[:60], fontsize=9.5)
         ax.set_ylim(-0.15, 1.15)
@@ -227,11 +228,6 @@ def length_accuracy_figure(result: dict, examples: dict) -> Figure:
                        f"{result['n_records']} samples)"), fontsize=12)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     return fig
-
-
-def _split(samples, k):
-    from .analyze import split_by_length
-    return split_by_length(samples, k)
 
 
 def plot_sweep(result: dict, path: Path) -> Path:

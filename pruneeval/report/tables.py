@@ -14,12 +14,12 @@ import pandas as pd
 
 from ..errors import UserError
 from ..metrics import aes, aes_description, bootstrap_diff
+from .board import AVERAGE, AesSettings, Board, Cell, GenTime, Interval, ModelBlock, Row
 from .collect import Entry
 
 DATASET_NAMES = {"math": "MATH", "gsm8k": "GSM8K", "gaokao": "GaoKao", "toy": "Toy"}
 METHOD_NAMES = {"baseline": "Baseline", "prompt": "Fast-solving Prompt", "sft": "SFT", "dpo": "DPO",
                 "o1pruner": "O1-Pruner"}
-AVERAGE = "average"
 
 
 def dataset_name(label: str) -> str:
@@ -68,8 +68,8 @@ def _safe_aes(base_acc, base_len, acc, length, **kw) -> float:
 
 
 def model_table(df: pd.DataFrame, *, baseline: str, variant: str, alpha: float, beta: float,
-                gamma: float, warnings: list[str]) -> dict:
-    """The Table 2 block of one model (``df`` holds that model's rows only), JSON-ready."""
+                gamma: float, warnings: list[str]) -> ModelBlock:
+    """The Table 2 block of one model (``df`` holds that model's rows only)."""
     model = df["model"].iloc[0]
     methods = _ordered(df["method"], [baseline, *METHOD_NAMES])
     if baseline not in methods:
@@ -88,55 +88,50 @@ def model_table(df: pd.DataFrame, *, baseline: str, variant: str, alpha: float, 
         cells = {}
         for ds in datasets:
             if ds not in m.index:
-                cells[ds] = {"acc": math.nan, "length": math.nan, "aes": math.nan}
+                cells[ds] = Cell(math.nan, math.nan, math.nan)
                 continue
             acc, length = float(m.at[ds, "acc"]), float(m.at[ds, "length"])
-            cells[ds] = {"acc": acc, "length": length,
-                         "aes": _safe_aes(float(base.at[ds, "acc"]), float(base.at[ds, "length"]), acc, length, **kw)}
-            if "source" in m.columns:
-                cells[ds]["source"] = str(m.at[ds, "source"])
+            cells[ds] = Cell(acc, length,
+                             _safe_aes(float(base.at[ds, "acc"]), float(base.at[ds, "length"]), acc, length, **kw),
+                             source=str(m.at[ds, "source"]) if "source" in m.columns else None)
         missing = [ds for ds in datasets if ds not in m.index]
         if missing:
             warnings.append(f"model {model}, method {method}: no result for {', '.join(missing)}; average left blank")
-        avg = {k: (math.nan if missing else sum(cells[ds][k] for ds in datasets) / len(datasets))
-               for k in ("acc", "length", "aes")}
-        rows.append({"method": method, "cells": cells, "average": avg})
+        avg = Cell(*(math.nan if missing else sum(getattr(cells[ds], k) for ds in datasets) / len(datasets)
+                     for k in ("acc", "length", "aes")))
+        rows.append(Row(method, cells, avg))
     for col in [*datasets, AVERAGE]:
-        get = (lambda r: r["average"]) if col == AVERAGE else (lambda r, c=col: r["cells"][c])
-        front = pareto_front([(get(r)["length"], get(r)["acc"]) for r in rows])
-        vals = [get(r)["aes"] for r in rows if not math.isnan(get(r)["aes"])]
+        front = pareto_front([(r.cell(col).length, r.cell(col).acc) for r in rows])
+        vals = [r.cell(col).aes for r in rows if not math.isnan(r.cell(col).aes)]
         best = max(vals) if vals else math.nan
         for r, on in zip(rows, front):
-            r.setdefault("pareto", {})[col] = on
-            r.setdefault("best_aes", {})[col] = bool(best > 0 and get(r)["aes"] == best)
-    return {"model": model, "datasets": datasets, "rows": rows, "gen_time": _gen_time(df, methods, datasets)}
+            r.pareto[col] = on
+            r.best_aes[col] = bool(best > 0 and r.cell(col).aes == best)
+    return ModelBlock(model, datasets, rows, _gen_time(df, methods, datasets))
 
 
-def _gen_time(df: pd.DataFrame, methods: list[str], datasets: list[str]) -> list[dict]:
+def _gen_time(df: pd.DataFrame, methods: list[str], datasets: list[str]) -> list[GenTime]:
     """Wall-clock generation seconds per method and dataset (the paper's Fig. 3), and total."""
     out = []
     for method in methods:
         m = df[(df["method"] == method) & df["dataset"].isin(datasets)].set_index("dataset")["gen_time_s"]
         by = {ds: float(m[ds]) if ds in m.index else math.nan for ds in datasets}
         known = [v for v in by.values() if not math.isnan(v)]
-        out.append({"method": method, "by_dataset": by, "total_s": sum(known) if known else math.nan,
-                    "complete": len(known) == len(datasets)})
+        out.append(GenTime(method, by, sum(known) if known else math.nan, len(known) == len(datasets)))
     return out
 
 
 def leaderboard(df: pd.DataFrame, *, baseline: str = "baseline", variant: str = "paper", alpha: float = 1.0,
-                beta: float = 3.0, gamma: float = 5.0) -> dict:
+                beta: float = 3.0, gamma: float = 5.0) -> Board:
     """Table 2 blocks for every model in the long frame ``df``, with the AES settings stated."""
     warnings: list[str] = []
     models = [model_table(df[df["model"] == m], baseline=baseline, variant=variant, alpha=alpha, beta=beta,
                           gamma=gamma, warnings=warnings) for m in dict.fromkeys(df["model"])]
-    return {"baseline": baseline,
-            "aes": {"variant": variant, "alpha": alpha, "beta": beta, "gamma": gamma,
-                    "description": aes_description(variant, alpha=alpha, beta=beta, gamma=gamma)},
-            "models": models, "warnings": warnings}
+    description = aes_description(variant, alpha=alpha, beta=beta, gamma=gamma)
+    return Board(baseline, AesSettings(variant, alpha, beta, gamma, description), models, warnings)
 
 
-def intervals(entries: Sequence[Entry], *, baseline: str, n_boot: int = 2000, seed: int = 0) -> list[dict]:
+def intervals(entries: Sequence[Entry], *, baseline: str, n_boot: int = 2000, seed: int = 0) -> list[Interval]:
     """Paired bootstrap 95% intervals of (method - baseline) accuracy and mean length, per
     model, method and dataset, wherever both have sample records."""
     base = {(e.model, e.dataset): e for e in entries if e.method == baseline}
@@ -146,26 +141,26 @@ def intervals(entries: Sequence[Entry], *, baseline: str, n_boot: int = 2000, se
         if e.method == baseline or b is None or not e.samples_path.exists() or not b.samples_path.exists():
             continue
         d = bootstrap_diff(b.records(), e.records(), n_boot=n_boot, seed=seed)
-        out.append({"model": e.model, "method": e.method, "dataset": e.dataset} | d)
+        out.append(Interval(model=e.model, method=e.method, dataset=e.dataset, **d))
     return out
 
 
-def wide_csv_frame(board: dict) -> pd.DataFrame:
+def wide_csv_frame(board: Board) -> pd.DataFrame:
     """The leaderboard as one flat table: a row per (model, method), columns
     ``<dataset>.acc_pct``, ``<dataset>.length``, ``<dataset>.aes`` for each dataset and the average,
     and ``<dataset>.source`` (the relative task directory) where the results name one."""
     rows = []
-    for block in board["models"]:
-        for r in block["rows"]:
-            row = {"model": block["model"], "method": r["method"]}
-            for ds in [*block["datasets"], AVERAGE]:
-                c = r["average"] if ds == AVERAGE else r["cells"][ds]
-                row |= {f"{ds}.acc_pct": 100 * c["acc"], f"{ds}.length": c["length"], f"{ds}.aes": c["aes"]}
-                if "source" in c:
-                    row[f"{ds}.source"] = c["source"]
-            gt = next((g for g in block["gen_time"] if g["method"] == r["method"]), None)
+    for block in board.models:
+        for r in block.rows:
+            row = {"model": block.model, "method": r.method}
+            for ds in [*block.datasets, AVERAGE]:
+                c = r.cell(ds)
+                row |= {f"{ds}.acc_pct": 100 * c.acc, f"{ds}.length": c.length, f"{ds}.aes": c.aes}
+                if c.source is not None:
+                    row[f"{ds}.source"] = c.source
+            gt = next((g for g in block.gen_time if g.method == r.method), None)
             if gt is not None:
-                row["gen_time_s"] = gt["total_s"]
-            row["aes_variant"] = board["aes"]["variant"]
+                row["gen_time_s"] = gt.total_s
+            row["aes_variant"] = board.aes.variant
             rows.append(row)
     return pd.DataFrame(rows)
