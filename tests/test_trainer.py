@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib
 
 import pytest
 import torch
 
 from pruneeval.errors import UserError
 from pruneeval.records import SampleRecord
-from pruneeval.trainers import METHODS, TrainConfig, get_method, train
-from pruneeval.trainers.base import (IGNORE, Collator, Method, attach_ref_logprobs, encode, sequence_logprobs,
-                                     setup_model)
+from pruneeval.trainers import TrainConfig, train
+from pruneeval.trainers.base import IGNORE, Collator, attach_ref_logprobs, encode, sequence_logprobs, setup_model
 from pruneeval.trainers.sft import SFT, shortest_correct
 
 
@@ -238,13 +236,6 @@ def test_train_config_from_preset():
     cfg = TrainConfig.from_preset(presets.resolve("QwQ-32B-Preview"), processes=8)
     p = presets.resolve("QwQ-32B-Preview")
     assert cfg.micro_batch_size * cfg.grad_accum * 8 == p.batch_size and cfg.finetune == p.finetune
-
-
-def test_every_registered_method_resolves():
-    for name, target in METHODS.items():
-        module, cls = target.split(":")
-        assert getattr(importlib.import_module(module), cls).name == name
-    assert isinstance(get_method("sft", keep=1), Method)
 
 
 def test_sorted_batches_are_random_batches_cut_by_length():
