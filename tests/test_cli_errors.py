@@ -8,8 +8,10 @@ import sys
 import time
 
 import pytest
+import typer.main
+from typer.main import get_command_name
 
-from pruneeval.cli import main
+from pruneeval.cli import app, main
 
 
 def _files(tmp_path):
@@ -161,21 +163,41 @@ def test_debug_shows_the_traceback(tmp_path):
 
 
 def _commands(group, path=()):
-    """Every command and group of the CLI, as argument paths (lm-eval hands its --help to lm_eval)."""
-    yield path
+    """Every command and group of the CLI's click tree, as argument paths (lm-eval hands its --help to
+    lm_eval), with its click command."""
+    yield path, group
     for name, cmd in getattr(group, "commands", {}).items():
         if cmd.add_help_option:
             yield from _commands(cmd, (*path, name))
 
 
+def _registered(typer_app, path=()):
+    """Every command and group path in typer's own registration tables, those with --help."""
+    for c in typer_app.registered_commands:
+        if c.add_help_option:
+            yield (*path, c.name or get_command_name(c.callback.__name__))
+    for g in typer_app.registered_groups:
+        yield (*path, g.name)
+        yield from _registered(g.typer_instance, (*path, g.name))
+
+
+COMMANDS = dict(_commands(typer.main.get_command(app)))
+# A value for each required option of a command that takes --model, enough to reach the model check.
+REQUIRED = {"--method": "sft", "--presample": "x", "--budgets": "8"}
+
+
+def _model_commands():
+    """Every command that loads the model --model names, with its required options filled in."""
+    for path, cmd in COMMANDS.items():
+        if any("--model" in p.opts for p in cmd.params):
+            required = [p.opts[0] for p in cmd.params if p.required]
+            assert set(required) <= set(REQUIRED), f"{path}: give REQUIRED a value for {required}"
+            yield [*path, *(a for opt in required for a in (opt, REQUIRED[opt]))]
+
+
 def test_every_command_has_help_and_h_and_no_placeholder_on_switches(capsys):
-    import typer.main
-
-    from pruneeval.cli import app
-
-    root = typer.main.get_command(app)
-    paths = list(_commands(root))
-    assert {("eval",), ("run",), ("toy", "build"), ("analyze", "length"), ("analyze", "overthinking")} <= set(paths)
+    paths = list(COMMANDS)
+    assert set(paths) == {(), *_registered(app)}  # the walk sees every registered command and group
     for path in paths:
         main([*path, "--help"])
         out = capsys.readouterr().out
@@ -193,8 +215,7 @@ def _refused_quickly(args, env, cwd):
 
 
 @pytest.mark.parametrize("hub", ["HF_HUB_OFFLINE=1", "HF_ENDPOINT=http://127.0.0.1:9"])  # offline; no connection
-@pytest.mark.parametrize("args", [["run"], ["eval"], ["presample"], ["train", "--method", "sft", "--presample", "x"]],
-                         ids=lambda a: a[0])
+@pytest.mark.parametrize("args", list(_model_commands()), ids=lambda a: a[0])
 def test_unreachable_hub_model_fails_in_one_line_in_seconds_writing_nothing(args, hub, tmp_path, data_dir):
     cwd, home = tmp_path / "cwd", tmp_path / "home"
     cwd.mkdir()

@@ -25,9 +25,17 @@ def test_counts_match_token_ids_and_batch_sizes_agree(tiny_model, data_dir):
     for (c,) in b:
         assert c.n_tokens == len(c.token_ids)
         assert e8.eos_ids.isdisjoint(c.token_ids)  # end-of-turn excluded, nothing after it counted
-        assert c.n_tokens == (48 if c.finish_reason == "length" else c.n_tokens) and c.n_tokens <= 48
+        if c.finish_reason == "length":
+            assert c.n_tokens == 48
+        else:  # the end-of-turn token took one of the 48 steps and is not counted
+            assert c.n_tokens < 48
         assert c.latency_s > 0
         assert e8.tokenizer.decode(list(c.token_ids), skip_special_tokens=True) == c.text
+    i, c = next((i, c) for i, (c,) in enumerate(b) if c.finish_reason == "stop" and c.n_tokens)
+    (cut,), = e1.generate([prompts[i]], Sampling(max_tokens=c.n_tokens))  # the stop is the very next token
+    (room,), = e1.generate([prompts[i]], Sampling(max_tokens=c.n_tokens + 1))
+    assert (cut.finish_reason, cut.token_ids) == ("length", c.token_ids)
+    assert (room.finish_reason, room.token_ids) == ("stop", c.token_ids)
 
 
 def test_row_counts_equal_a_solo_generation(tiny_model, data_dir):

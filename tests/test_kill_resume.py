@@ -5,15 +5,13 @@ equals an uninterrupted run's: the same summary, the same samples, the same trai
 import json
 import os
 import random
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-PRUNEEVAL = [sys.executable, "-m", "pruneeval.cli"]
+from kill_run import PRUNEEVAL, kill_three_times, lines
+
 SUMMARY_KEYS = ("n_samples", "accuracy", "mean_tokens", "median_tokens", "p90_tokens", "truncated_rate",
                 "no_answer_rate")
 
@@ -21,30 +19,6 @@ SUMMARY_KEYS = ("n_samples", "accuracy", "mean_tokens", "median_tokens", "p90_to
 def _run(args, env):
     res = subprocess.run([*PRUNEEVAL, *map(str, args)], env=env, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-3000:]
-
-
-def _kill_three_times(args, env, progress, rng, jitter_s, targets=None):
-    """Start ``args`` three times; each time wait until ``progress()`` reaches the next target (by
-    default: moves past where it was), then a random ``0..jitter_s`` more, so the kill lands anywhere
-    in the next piece of work, and SIGKILL it."""
-    seen = []
-    for i in range(3):
-        target = targets[i] if targets else progress() + 1
-        proc = subprocess.Popen([*PRUNEEVAL, *map(str, args)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 600
-        while progress() < target and proc.poll() is None and time.time() < deadline:
-            time.sleep(0.01)
-        time.sleep(rng.uniform(0, jitter_s))
-        assert proc.poll() is None, f"the run ended before the kill (progress {progress()}, target {target})"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        seen.append(progress())
-    return seen
-
-
-def _lines(path: Path) -> int:
-    return path.read_bytes().count(b"\n") if path.exists() else 0
 
 
 def _records(path: Path) -> dict:
@@ -78,8 +52,8 @@ def test_eval_killed_three_times(tiny_model, tmp_path, env):
             "--batch-size", 2]  # chunks of 8 problems: 5 chunks
     _run([*args, "--out", tmp_path / "ref"], env)
     samples = tmp_path / "killed" / "gsm8k_len" / "samples.jsonl"
-    seen = _kill_three_times([*args, "--out", tmp_path / "killed"], env, lambda: _lines(samples),
-                             random.Random(1), jitter_s=0.4)
+    seen = kill_three_times([*args, "--out", tmp_path / "killed"], env, lambda: lines(samples),
+                            random.Random(1), jitter_s=0.4)
     assert 0 < seen[-1] < 40, seen
     _run([*args, "--out", tmp_path / "killed"], env)
     _same_samples(_records(tmp_path / "ref" / "gsm8k_len" / "samples.jsonl"), _records(samples))
@@ -100,8 +74,8 @@ def presampled(toy_model_dir, tmp_path_factory, data_dir):
 @pytest.mark.slow
 def test_presample_killed_three_times(presampled, tmp_path, env):
     samples = tmp_path / "killed" / "samples.jsonl"
-    seen = _kill_three_times([*PRESAMPLE, "--out", tmp_path / "killed"], env, lambda: _lines(samples),
-                             random.Random(2), jitter_s=0.5)
+    seen = kill_three_times([*PRESAMPLE, "--out", tmp_path / "killed"], env, lambda: lines(samples),
+                            random.Random(2), jitter_s=0.5)
     assert 0 < seen[-1] < 48 * 4, seen
     _run([*PRESAMPLE, "--out", tmp_path / "killed"], env)
     _same_samples(_records(presampled / "samples.jsonl"), _records(samples))
@@ -126,8 +100,8 @@ def test_train_killed_three_times(presampled, tmp_path, env):
     out = tmp_path / "killed"
     rng = random.Random(3)
     steps = sorted(rng.sample(range(2, 20), 3))  # three random steps, then up to about a step's time more
-    seen = _kill_three_times([*args, "--out", out], env, lambda: _steps(out / "checkpoints"),
-                             rng, jitter_s=0.05, targets=steps)
+    seen = kill_three_times([*args, "--out", out], env, lambda: _steps(out / "checkpoints"),
+                            rng, jitter_s=0.05, targets=steps)
     assert 0 < seen[-1] < 24 and not (out / "model").exists(), seen
     _run([*args, "--out", out], env)
     ref, got = load_file(tmp_path / "ref" / "model" / "model.safetensors"), load_file(out / "model" / "model.safetensors")

@@ -1,4 +1,5 @@
-"""O1-Pruner and DPO: rewards, normalisation, sample choice and losses against hand computations."""
+"""O1-Pruner and DPO: rewards, normalisation, sample choice and losses against hand computations; the
+method and engine registries."""
 
 import math
 from statistics import fmean, pstdev
@@ -92,13 +93,19 @@ def test_dpo_pairs_shortest_correct_vs_longest():
 
 
 def test_every_registry_entry_resolves():
-    from pruneeval.engines import ENGINES
-    from pruneeval.trainers import METHODS, get_method
-
-    for name in METHODS:
-        assert get_method(name).name.partition("@")[0] == name  # budget and tale: budget@512, tale@512
+    """Each name of the method and engine registries imports to its class; a method's class carries
+    its registry name (budget and tale instances add their @value: budget@512)."""
     import importlib
 
+    from pruneeval.engines import ENGINES
+    from pruneeval.trainers import METHODS, Method, get_method
+
+    for name, target in METHODS.items():
+        module, cls = target.split(":")
+        assert getattr(importlib.import_module(module), cls).name == name
+        assert get_method(name).name.partition("@")[0] == name
+    sft = get_method("sft", keep=1)
+    assert isinstance(sft, Method) and sft.config.keep == 1
     for name, target in ENGINES.items():
         module, cls = target.split(":")
         if name == "vllm" and importlib.util.find_spec("vllm") is None:

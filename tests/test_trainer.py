@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib
 
 import pytest
 import torch
 
 from pruneeval.errors import UserError
 from pruneeval.records import SampleRecord
-from pruneeval.trainers import METHODS, TrainConfig, get_method, train
+from pruneeval.trainers import TrainConfig, train
+from pruneeval.trainers.base import IGNORE, Collator, encode, sequence_logprobs, setup_model
 from pruneeval.trainers.reference import attach_ref_logprobs, rank_share
-from pruneeval.trainers.base import (IGNORE, Collator, Method, encode, sequence_logprobs,
-                                     setup_model)
 from pruneeval.trainers.sft import SFT, shortest_correct
 
 
@@ -257,13 +255,6 @@ def test_reference_shares_cover_every_example_with_equal_batches():
             assert len({len(s) for s in shares}) == 1  # the sharded forward is collective: the same batches
             assert sorted({i for s in shares for i in s}) == list(range(n))  # each example scored
             assert all(i < max(n, 1) for s in shares for i in s)
-
-
-def test_every_registered_method_resolves():
-    for name, target in METHODS.items():
-        module, cls = target.split(":")
-        assert getattr(importlib.import_module(module), cls).name == name
-    assert isinstance(get_method("sft", keep=1), Method)
 
 
 def test_sorted_batches_are_random_batches_cut_by_length():

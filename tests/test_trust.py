@@ -87,7 +87,7 @@ def test_dataset_repository_scripts_never_run(tmp_path, monkeypatch):
     marker = tmp_path / "dataset-marker"
     (repo / "scripted-dataset.py").write_text(f"import pathlib\npathlib.Path({str(marker)!r}).write_text('ran')\n")
     bench = benchmarks.Benchmark("scripted", "gsm8k", hub=(str(repo), (None,), "test"))
-    with pytest.raises(Exception):
+    with pytest.raises(RuntimeError, match="Dataset scripts are no longer supported, but found scripted-dataset.py"):
         list(benchmarks._read_hub(bench))
     assert not marker.exists()
 
