@@ -168,7 +168,7 @@ def live_reference_method(model_path: str, dtype):
     """(b): O1-Pruner whose loss scores each batch with a frozen reference model kept in memory."""
     import torch
 
-    from pruneeval.trainers.base import response_mask, sequence_logprobs
+    from pruneeval.trainers.batches import response_mask, sequence_logprobs
     from pruneeval.trainers.o1pruner import O1Pruner, surrogate_loss
 
     class LiveReferenceO1Pruner(O1Pruner):
@@ -246,7 +246,7 @@ def child(variant: str, mode: str, work: Path, spec: dict) -> dict:
 
     from pruneeval.records import RecordStore
     from pruneeval.trainers import TrainConfig, get_method, train
-    from pruneeval.trainers.base import setup_model
+    from pruneeval.trainers.model_setup import setup_model
 
     # What a run imports lazily, imported now: the memory of code is then not counted as a model's.
     for name in ("peft", "transformers.trainer", "transformers.models.llama.modeling_llama"):
@@ -501,7 +501,7 @@ def main() -> None:
     from transformers import AutoTokenizer
 
     from pruneeval.records import RecordStore
-    from pruneeval.trainers.base import encode_records
+    from pruneeval.trainers.batches import encode_records
 
     t0 = time.perf_counter()
     modes = [x.strip() for x in args.modes.split(",") if x.strip()]

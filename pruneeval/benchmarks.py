@@ -129,7 +129,7 @@ def _field(row: dict, key: str, where: str) -> str:
 
 
 def _gold(b: Benchmark, row: dict, where: str) -> str:
-    from .grading.boxed import last_boxed
+    from .boxed import last_boxed
 
     if b.gold_from == "gsm8k":
         ans = _field(row, "answer", where)

@@ -8,7 +8,8 @@ import dataclasses
 import pytest
 import torch
 
-from pruneeval.trainers import base, train
+from pruneeval.trainers import base, get_method, model_setup, train
+from pruneeval.trainers.sft import SFT
 from test_trainer import FAST, RECORDS, model_dir, params, tokenizer  # noqa: F401 (fixtures)
 
 
@@ -28,8 +29,8 @@ def test_accumulation_gives_the_update_of_one_big_batch(model_dir, tmp_path, mon
     records = [r for r in RECORDS if r.sample_idx == 1] if method == "sft" else RECORDS  # sft: equal lengths
     sgd = dataclasses.replace(FAST, optim="sgd", lr=1.0, max_grad_norm=0.0)
     start = params(model_dir)
-    big = delta(start, params(train(method, model_dir, records, sgd, tmp_path / "big")))
-    acc = delta(start, params(train(method, model_dir, records, dataclasses.replace(sgd, micro_batch_size=1,
+    big = delta(start, params(train(get_method(method), model_dir, records, sgd, tmp_path / "big")))
+    acc = delta(start, params(train(get_method(method), model_dir, records, dataclasses.replace(sgd, micro_batch_size=1,
                                                                                      grad_accum=4), tmp_path / "acc")))
     assert big.norm() > 0
     assert (acc - big).norm() / big.norm() < 1e-4
@@ -39,7 +40,7 @@ def ten_steps(model_dir, tmp_path, dtype: str) -> tuple[float, float, torch.dtyp
     """Relative update norm and changed fraction after 10 AdamW steps at lr 2e-6; saved dtype."""
     cfg = dataclasses.replace(FAST, lr=2e-6, max_steps=10, dtype=dtype)
     before = {k: v.float() for k, v in params(model_dir).items()}
-    out = train("sft", model_dir, RECORDS, cfg, tmp_path / dtype)
+    out = train(SFT(), model_dir, RECORDS, cfg, tmp_path / dtype)
     after = params(out)
     d = delta(before, after)
     w0 = torch.cat([v.float().flatten() for v in before.values()])
@@ -68,7 +69,7 @@ def test_bf16_is_autocast_over_fp32_masters(model_dir):
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16)
-    base.fp32_master_weights(base.setup_model(model, "freeze:1"))
+    model_setup.fp32_master_weights(model_setup.setup_model(model, "freeze:1"))
     dtypes = {p.dtype for p in model.parameters() if p.requires_grad}
     assert dtypes == {torch.float32} and model.get_input_embeddings().weight.dtype == torch.bfloat16
     args = base.training_arguments(dataclasses.replace(FAST, dtype="bfloat16"), model_dir / "ckpt")

@@ -10,7 +10,8 @@ import torch
 from pruneeval.errors import UserError
 from pruneeval.records import SampleRecord
 from pruneeval.trainers import TrainConfig, train
-from pruneeval.trainers.base import IGNORE, Collator, encode, sequence_logprobs, setup_model
+from pruneeval.trainers.batches import IGNORE, Collator, encode_records, sequence_logprobs
+from pruneeval.trainers.model_setup import setup_model
 from pruneeval.trainers.reference import attach_ref_logprobs, rank_share
 from pruneeval.trainers.sft import SFT, shortest_correct
 
@@ -70,13 +71,13 @@ def changed(before: dict, after: dict) -> set[str]:
 
 def test_full_updates_every_parameter(model_dir, tmp_path):
     before = params(model_dir)
-    out = train("sft", model_dir, RECORDS, FAST, tmp_path / "run")
+    out = train(SFT(), model_dir, RECORDS, FAST, tmp_path / "run")
     assert changed(before, params(out)) == set(before)
 
 
 def test_freeze_updates_only_the_last_layers_and_the_final_norm(model_dir, tmp_path):
     before = params(model_dir)
-    out = train("sft", model_dir, RECORDS, dataclasses.replace(FAST, finetune="freeze:2"), tmp_path / "run")
+    out = train(SFT(), model_dir, RECORDS, dataclasses.replace(FAST, finetune="freeze:2"), tmp_path / "run")
     expected = {k for k in before if k.startswith(("model.layers.1.", "model.layers.2.")) or k == "model.norm.weight"}
     assert changed(before, params(out)) == expected
 
@@ -90,7 +91,7 @@ def test_freeze_keeps_a_tied_head_frozen(tokenizer):
 
 def test_lora_trains_adapters_and_saves_adapter_and_merged_model(model_dir, tmp_path):
     before = params(model_dir)
-    out = train("sft", model_dir, RECORDS, dataclasses.replace(FAST, finetune="lora:4"), tmp_path / "run")
+    out = train(SFT(), model_dir, RECORDS, dataclasses.replace(FAST, finetune="lora:4"), tmp_path / "run")
     linear = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
     assert changed(before, params(out)) == {k for k in before if any(f".{m}." in k for m in linear)}
     adapter = tmp_path / "run" / "adapter"
@@ -109,13 +110,14 @@ def test_encode_masks_the_prompt_and_appends_end_of_turn(tokenizer):
     messages = [{"role": "user", "content": "3 + 4 = ?"}]
     prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     n_prompt = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
-    ex = encode(tokenizer, messages, "\\boxed{7}")
+    ex, cut, exact = encode_records(tokenizer, [
+        record("p", 0, "\\boxed{7}"), record("p", 1, "\\boxed{7}", finish_reason="length"),
+        record("p", 2, "ignored", token_ids=[40, 41])])  # exact token ids win over the text
     assert ex["labels"][:n_prompt] == [IGNORE] * n_prompt
     assert ex["labels"][n_prompt:] == ex["input_ids"][n_prompt:]
     assert ex["input_ids"][-1] == tokenizer.eos_token_id
     assert tokenizer.decode(ex["input_ids"]) == "<|user|>3 + 4 = ?<|assistant|>\\boxed{7}<|end|>"
-    assert encode(tokenizer, messages, "\\boxed{7}", stop=False)["input_ids"][-1] != tokenizer.eos_token_id
-    exact = encode(tokenizer, messages, "ignored", token_ids=[40, 41])  # exact token ids win over the text
+    assert cut["input_ids"][-1] != tokenizer.eos_token_id  # cut at max tokens: no end of turn to learn
     assert exact["input_ids"][n_prompt:] == [40, 41, tokenizer.eos_token_id]
 
 
@@ -183,8 +185,8 @@ def test_reference_logprobs_are_attached_per_sequence(tokenizer):
 def test_gradient_accumulation_matches_a_big_batch(model_dir, tmp_path):
     same_length = [r for r in RECORDS if r.sample_idx == 1]  # 4 examples of equal length
     sgd = dataclasses.replace(FAST, optim="sgd", lr=1.0, max_grad_norm=0.0)  # the update is the gradient
-    big = train("sft", model_dir, same_length, dataclasses.replace(sgd, micro_batch_size=4), tmp_path / "a")
-    acc = train("sft", model_dir, same_length, dataclasses.replace(sgd, micro_batch_size=1, grad_accum=4),
+    big = train(SFT(), model_dir, same_length, dataclasses.replace(sgd, micro_batch_size=4), tmp_path / "a")
+    acc = train(SFT(), model_dir, same_length, dataclasses.replace(sgd, micro_batch_size=1, grad_accum=4),
                 tmp_path / "b")
     assert changed(params(model_dir), params(big))
     a, b = params(big), params(acc)
@@ -210,22 +212,22 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tokenizer, tmp_path, tied):
     tokenizer.save_pretrained(model_dir)
     cfg = dataclasses.replace(FAST, micro_batch_size=2, max_steps=4, save_steps=2, scheduler="cosine",
                               warmup_ratio=0.25)
-    whole = train("sft", model_dir, RECORDS, cfg, tmp_path / "whole")
+    whole = train(SFT(), model_dir, RECORDS, cfg, tmp_path / "whole")
     Crash.calls = 0
     with pytest.raises(KeyboardInterrupt):
         train(Crash(), model_dir, RECORDS, cfg, tmp_path / "killed")
     assert (tmp_path / "killed" / "checkpoints" / "checkpoint-2").is_dir()
-    resumed = train("sft", model_dir, RECORDS, cfg, tmp_path / "killed")
+    resumed = train(SFT(), model_dir, RECORDS, cfg, tmp_path / "killed")
     a, b = params(whole), params(resumed)
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
     assert not (tmp_path / "killed" / "checkpoints").exists()
-    assert train("sft", model_dir, [], cfg, tmp_path / "killed") == resumed  # complete: skipped
+    assert train(SFT(), model_dir, [], cfg, tmp_path / "killed") == resumed  # complete: skipped
 
 
 def test_output_dir_loads_with_its_tokenizer_and_chat_template(model_dir, tmp_path):
     from transformers import AutoTokenizer
 
-    out = train("sft", model_dir, RECORDS, FAST, tmp_path / "run")
+    out = train(SFT(), model_dir, RECORDS, FAST, tmp_path / "run")
     tok = AutoTokenizer.from_pretrained(out)
     assert tok.apply_chat_template([{"role": "user", "content": "1 + 1 = ?"}], add_generation_prompt=True,
                                    tokenize=False) == "<|user|>1 + 1 = ?<|assistant|>"
@@ -258,7 +260,7 @@ def test_reference_shares_cover_every_example_with_equal_batches():
 
 
 def test_sorted_batches_are_random_batches_cut_by_length():
-    from pruneeval.trainers.base import SortedBatchSampler
+    from pruneeval.trainers.batches import SortedBatchSampler
 
     lengths = [(i * 37) % 101 for i in range(100)]
     order = list(SortedBatchSampler(lengths, batch=32, seed=1))

@@ -3,10 +3,8 @@
 A :class:`Method` is a config plus two functions: ``build`` turns sample records into training
 examples (dicts of lists), ``loss`` scores a padded batch.  Everything else (optimiser, cosine
 schedule, gradient accumulation, accelerate / DeepSpeed / FSDP, checkpoints and resume) is the
-library's.  Example keys follow one convention the collator and the reference scorer rely on:
-``<prefix>input_ids`` / ``<prefix>labels`` (prompt tokens are ``-100``) for each sequence of an
-example (prefix ``""``, or ``"chosen_"`` / ``"rejected_"`` for pairs), per-token float lists
-(``weights``, ``<prefix>ref_logprobs``) aligned with them, and scalars (``reward``).
+library's.  Examples and batches: :mod:`.batches`; which parameters train: :mod:`.model_setup`; the
+reference log-probs: :mod:`.reference`; several processes: :mod:`.launch`.
 """
 
 from __future__ import annotations
@@ -16,18 +14,18 @@ import pickle
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import ClassVar
 
 import torch
 
-from pruneeval.engines.base import render_prompt
 from pruneeval.errors import UserError
 from pruneeval.options import option
 from pruneeval.records import write_json_atomic
 
+from .batches import Collator, SortedBatchSampler, main_ids
+from .model_setup import fp32_master_weights, parse_finetune, save_model, setup_model
 from .reference import REFERENCE_FILE, reference_pass
 
-IGNORE = -100
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 LAUNCHERS = ("", "ddp", "fsdp", "deepspeed-zero3")  # "": one process, in the calling one
 ZERO3_CONFIG = Path(__file__).with_name("zero3.json")
@@ -97,83 +95,6 @@ def visible_gpus() -> int:
     return max(1, torch.cuda.device_count())
 
 
-# ---------------------------------------------------------------- examples and batches
-
-def encode(tokenizer, messages: list[dict], response: str, token_ids: Sequence[int] | None = None,
-           stop: bool = True, max_length: int | None = None) -> dict[str, list[int]]:
-    """``input_ids``/``labels`` for one chat prompt + response; the prompt is masked with -100.
-
-    The prompt is the chat template with the generation prompt; the response is ``token_ids`` when
-    given (the engine's exact tokens), else ``response`` tokenised.  ``stop`` appends the end-of-turn
-    (eos) token so the model learns to stop; leave it off for responses cut at max tokens."""
-    prompt = tokenizer(render_prompt(tokenizer, messages), add_special_tokens=False)["input_ids"]
-    resp = list(token_ids) if token_ids else tokenizer(response, add_special_tokens=False)["input_ids"]
-    return _join(prompt, resp, tokenizer.eos_token_id if stop else None, max_length)
-
-
-def _join(prompt: list[int], resp: list[int], eos: int | None, max_length: int | None) -> dict[str, list[int]]:
-    if eos is not None and (not resp or resp[-1] != eos):
-        resp = resp + [eos]
-    ids, labels = prompt + resp, [IGNORE] * len(prompt) + resp
-    if max_length:
-        ids, labels = ids[:max_length], labels[:max_length]
-    return {"input_ids": ids, "labels": labels}
-
-
-def encode_records(tokenizer, records: Sequence, max_length: int | None = None) -> list[dict[str, list[int]]]:
-    """:func:`encode` for ``SampleRecord``s, tokenised in batches; eos is appended only to
-    responses that stopped on their own (``finish_reason == "stop"``)."""
-    texts = [render_prompt(tokenizer, r.prompt) for r in records]
-    prompts = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
-    outputs = [r.output for r in records if not r.token_ids]
-    tokenized = iter(tokenizer(outputs, add_special_tokens=False)["input_ids"] if outputs else [])
-    eos = tokenizer.eos_token_id
-    return [_join(p, list(r.token_ids) if r.token_ids else next(tokenized),
-                  eos if r.finish_reason == "stop" else None, max_length) for p, r in zip(prompts, records)]
-
-
-class Collator:
-    """Pads a list of examples into a batch (right padding; see the module docstring for keys)."""
-
-    def __init__(self, pad_token_id: int):
-        self.pad = pad_token_id
-
-    def __call__(self, examples: list[dict]) -> dict[str, Any]:
-        batch = {}
-        for key in examples[0]:
-            values = [e[key] for e in examples]
-            if isinstance(values[0], (list, tuple)):
-                fill = self.pad if key.endswith("input_ids") else IGNORE if key.endswith("labels") else 0.0
-                width = max(len(v) for v in values)
-                rows = [list(v) + [fill] * (width - len(v)) for v in values]
-                batch[key] = torch.tensor(rows, dtype=torch.float32 if isinstance(fill, float) else torch.long)
-                if key.endswith("input_ids"):
-                    mask = [[1] * len(v) + [0] * (width - len(v)) for v in values]
-                    batch[key[:-len("input_ids")] + "attention_mask"] = torch.tensor(mask)
-            elif isinstance(values[0], (int, float, bool)):
-                batch[key] = torch.tensor(values)
-            else:
-                batch[key] = values
-        return batch
-
-
-def sequence_logprobs(model, batch: dict, prefix: str = "") -> torch.Tensor:
-    """Per-token log-probs [B, T] of the response: entry t is log p(labels[t] | tokens < t),
-    0 where ``labels`` is -100 (prompt, padding)."""
-    ids, labels = batch[prefix + "input_ids"], batch[prefix + "labels"]
-    logits = model(input_ids=ids, attention_mask=batch[prefix + "attention_mask"]).logits[:, :-1].float()
-    target = labels[:, 1:]
-    mask = target != IGNORE
-    picked = logits.gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-    logp = (picked - torch.logsumexp(logits, dim=-1)) * mask
-    return torch.cat([torch.zeros_like(logp[:, :1]), logp], dim=1)
-
-
-def response_mask(batch: dict, prefix: str = "") -> torch.Tensor:
-    """1.0 on response tokens, 0.0 on the prompt and padding."""
-    return (batch[prefix + "labels"] != IGNORE).float()
-
-
 # ---------------------------------------------------------------- methods
 
 @dataclass(frozen=True)
@@ -199,68 +120,6 @@ class Method:
 
     def loss(self, model, batch: dict) -> torch.Tensor:
         raise NotImplementedError
-
-
-# ---------------------------------------------------------------- model set-up
-
-def _layers(model) -> torch.nn.ModuleList:
-    n = model.config.num_hidden_layers
-    for module in model.modules():
-        if isinstance(module, torch.nn.ModuleList) and len(module) == n:
-            return module
-    raise ValueError(f"cannot find the {n} transformer layers of {type(model).__name__}")
-
-
-def setup_model(model, mode: str, seed: int = 0):
-    """Make the parameters of ``mode`` trainable; returns the model (a peft model for LoRA).
-
-    ``full``: everything.  ``freeze:N``: the last N transformer layers plus the final norm (it sits
-    on top of them); input embeddings, earlier layers and the lm_head stay frozen, whether or not
-    the lm_head is tied to the embeddings (for QwQ-32B the untied head alone is 0.78B parameters).
-    ``lora:R``: peft LoRA of rank R (alpha 2R) on every linear layer but the lm_head."""
-    kind, n = parse_finetune(mode)
-    if kind == "full":
-        model.requires_grad_(True)
-        return model
-    if kind == "freeze":
-        layers = _layers(model)
-        if not 0 < n <= len(layers):
-            raise UserError(f"freeze:{n}: the model has {len(layers)} layers")
-        model.requires_grad_(False)
-        frozen = {id(p) for p in model.get_input_embeddings().parameters()}
-        frozen |= {id(p) for p in model.get_output_embeddings().parameters()}
-        frozen |= {id(p) for layer in layers for p in layer.parameters()}
-        for p in model.parameters():
-            if id(p) not in frozen:  # the final norm
-                p.requires_grad_(True)
-        layers[len(layers) - n:].requires_grad_(True)
-        return model
-    import peft
-
-    torch.manual_seed(seed)
-    config = peft.LoraConfig(r=n, lora_alpha=2 * n, lora_dropout=0.0, target_modules="all-linear",
-                             task_type="CAUSAL_LM")
-    return peft.get_peft_model(model, config)
-
-
-def parse_finetune(mode: str) -> tuple[str, int]:
-    """``"full"`` -> ("full", 0); ``"freeze:N"`` / ``"lora:R"`` -> (kind, N >= 1); else a UserError."""
-    kind, _, arg = mode.partition(":")
-    if (kind == "full" and not arg) or (kind in ("freeze", "lora") and arg.isdigit() and int(arg) > 0):
-        return kind, int(arg or 0)
-    raise UserError(f"finetune mode {mode!r}: expected full, freeze:N or lora:R (N, R >= 1)")
-
-
-def save_model(model, tokenizer, out_dir: str | os.PathLike, adapter_dir: str | os.PathLike | None = None) -> Path:
-    """Save a loadable model dir.  A LoRA (peft) model is saved merged, so engines load ``out_dir``
-    like any model, and its adapter alone goes to ``adapter_dir`` (default ``<out_dir>-adapter``)."""
-    out = Path(out_dir)
-    if hasattr(model, "merge_and_unload"):
-        model.save_pretrained(adapter_dir or str(out) + "-adapter")
-        model = model.merge_and_unload()
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
 
 
 # ---------------------------------------------------------------- the one training loop
@@ -295,37 +154,10 @@ def _trainer_class():
             if not self.sort_micro_batches:
                 return super()._get_train_sampler(*args, **kwargs)
             a = self.args
-            return SortedBatchSampler([len(e[_main_ids(e)]) for e in self.train_dataset],
+            return SortedBatchSampler([len(e[main_ids(e)]) for e in self.train_dataset],
                                       a.train_batch_size * a.gradient_accumulation_steps * a.world_size, a.seed)
 
     return MethodTrainer
-
-
-def _main_ids(example: dict) -> str:
-    return next(k for k in example if k.endswith("input_ids"))
-
-
-class SortedBatchSampler(torch.utils.data.Sampler):
-    """Uniformly random optimizer batches, each sorted by length so that its micro-batches pad less.
-
-    Every optimizer step sees the batch plain random sampling would give; only its split into
-    micro-batches follows length.  (transformers' group_by_length instead fills whole batches
-    with examples of one length: on the toy world that took greedy accuracy from 99.8% to 74%.)"""
-
-    def __init__(self, lengths: list[int], batch: int, seed: int):
-        self.lengths, self.batch, self.seed, self.epoch = lengths, batch, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return len(self.lengths)
-
-    def __iter__(self):
-        g = torch.Generator().manual_seed(self.seed + self.epoch)
-        order = torch.randperm(len(self.lengths), generator=g).tolist()
-        for start in range(0, len(order), self.batch):
-            yield from sorted(order[start:start + self.batch], key=lambda i: -self.lengths[i])
 
 
 def training_arguments(config: TrainConfig, output_dir: Path):
@@ -387,7 +219,7 @@ def distributed_arguments(config: TrainConfig) -> dict:
     return {}
 
 
-def train(method: Method | str, model_path: str | os.PathLike, records: list, config: TrainConfig,
+def train(method: Method, model_path: str | os.PathLike, records: list, config: TrainConfig,
           out_dir: str | os.PathLike) -> Path:
     """Fine-tune ``model_path`` with ``method`` on sample ``records``; returns ``out_dir/model``.
 
@@ -396,13 +228,10 @@ def train(method: Method | str, model_path: str | os.PathLike, records: list, co
     ``out_dir/adapter``; ``out_dir/model`` is always a plain, merged model dir."""
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
-    from . import get_method
-
     out = Path(out_dir)
     final = out / "model"
     if (final / "config.json").is_file():
         return final
-    method = get_method(method) if isinstance(method, str) else method
     checkpoints = out / "checkpoints"
     args = training_arguments(config, checkpoints)  # first: under DeepSpeed ZeRO-3 the load is then sharded
     args.device  # joins the process group now: ZeRO-3's sharded load reads its size
@@ -432,20 +261,6 @@ def train(method: Method | str, model_path: str | os.PathLike, records: list, co
     last = last_complete_checkpoint(checkpoints)
     trainer.train(resume_from_checkpoint=last)
     return _save_final(trainer, tokenizer, out, config)
-
-
-def fp32_master_weights(model, every: bool = False) -> None:
-    """Keep the trainable parameters in float32 (frozen ones stay as loaded; ``every``: all, as FSDP
-    wants one dtype per wrapped unit).
-
-    With ``dtype: bfloat16`` the weights load in bf16 (the 7B and 32B checkpoints are stored in
-    bf16, so nothing is lost; an fp32 checkpoint starts from its bf16 rounding) and the reference
-    log-probs are scored in bf16: QwQ-32B fits one GPU for that pass in bf16 (64 GB), not in fp32
-    (128 GB).  Training then runs bf16 autocast over these fp32 masters: AdamW steps at the paper's
-    learning rates (2e-7, 2e-6) are below bf16's resolution (2^-8 relative) and would mostly round away."""
-    for p in model.parameters():
-        if (p.requires_grad or every) and p.dtype != torch.float32:
-            p.data = p.data.float()
 
 
 def last_complete_checkpoint(checkpoints: Path) -> str | None:

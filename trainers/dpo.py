@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from .base import Method, TrainConfig, encode_records, response_mask, sequence_logprobs
+from .base import Method, TrainConfig
+from .batches import encode_records, response_mask, sequence_logprobs
 from .sft import shortest_correct
 
 

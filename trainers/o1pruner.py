@@ -21,7 +21,8 @@ from pruneeval.errors import UserError
 from pruneeval.options import option
 from pruneeval.presample import reference_stats
 
-from .base import Method, TrainConfig, encode_records, response_mask, sequence_logprobs
+from .base import Method, TrainConfig
+from .batches import encode_records, response_mask, sequence_logprobs
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import torch
 
+from .batches import sequence_logprobs
+
 REFERENCE_FILE = "reference.pt"
 
 
@@ -33,8 +35,6 @@ def sequence_prefixes(example: dict) -> list[str]:
 def score(model, examples: list[dict], collate, batch_size: int, device=None,
           context=None) -> list[dict[str, list[float]]]:
     """Per-token reference log-probs of each sequence of each example: ``[{prefix: [logp, ...]}]``."""
-    from .base import sequence_logprobs
-
     was_training = model.training
     model.eval()
     device = device if device is not None else next(model.parameters()).device

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .base import IGNORE, Method, TrainConfig, encode_records, response_mask, sequence_logprobs
+from .base import Method, TrainConfig
+from .batches import IGNORE, encode_records, response_mask, sequence_logprobs
 
 # A result: the number after "= " that ends a step, or the content of \boxed{...}.
 RESULT = re.compile(r"(?<== )-?\d+(?=[.,\n]|$)|(?<=\\boxed\{)[^}]*(?=\})")

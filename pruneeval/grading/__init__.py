@@ -8,7 +8,7 @@ grading under a ``deadline``), ``pool`` (worker processes), ``boxed`` (a leaf: `
 contents, also read by ``benchmarks`` for gold answers), ``verdict`` (``Grade``, families)."""
 
 from .api import grade, grade_jsonl, grade_many
-from .boxed import all_boxed, last_boxed
+from ..boxed import all_boxed, last_boxed
 from .extract import extract
 from .verdict import FAMILIES, MAX_ANSWER, REASONS, Grade, family
 

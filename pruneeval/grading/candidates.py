@@ -30,7 +30,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Sequence
 
-from .boxed import boxed_spans
+from ..boxed import boxed_spans
 from .extract import _THINK_END, as_text, phrase_spans
 from .sentences import MARKER, last_sentence, sentence_answer
 

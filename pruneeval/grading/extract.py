@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from itertools import islice
 
-from .boxed import all_boxed
+from ..boxed import all_boxed
 from .sentences import MARKER, last_sentence, sentence_answer
 
 TAIL_CHARS = 8000  # only the end of the answer section is searched for the final answer
