@@ -76,10 +76,10 @@ def fp32_master_weights(model, every: bool = False) -> None:
     wants one dtype per wrapped unit).
 
     With ``dtype: bfloat16`` the weights load in bf16 (the 7B and 32B checkpoints are stored in
-    bf16, so nothing is lost; an fp32 checkpoint starts from its bf16 rounding) and the reference
-    log-probs are scored in bf16: QwQ-32B fits one GPU for that pass in bf16 (64 GB), not in fp32
-    (128 GB).  Training then runs bf16 autocast over these fp32 masters: AdamW steps at the paper's
-    learning rates (2e-7, 2e-6) are below bf16's resolution (2^-8 relative) and would mostly round away."""
+    bf16, so nothing is lost; an fp32 checkpoint starts from its bf16 rounding).  Training, and the
+    reference pass before it, then run bf16 autocast over these fp32 masters: AdamW steps at the
+    paper's learning rates (2e-7, 2e-6) are below bf16's resolution (2^-8 relative) and would
+    mostly round away in bf16 weights."""
     for p in model.parameters():
         if (p.requires_grad or every) and p.dtype != torch.float32:
             p.data = p.data.float()
