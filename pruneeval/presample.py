@@ -7,26 +7,14 @@ with, per problem x, L_ref(x) = mean length and A_ref(x) = mean accuracy over it
 from __future__ import annotations
 
 import random
-from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
-from statistics import fmean
-from typing import Sequence
 
 from . import benchmarks
 from .engines.base import Engine, Sampling
 from .evaluate import PromptSpec, check_manifest, generate_records, versions
 from .metrics import summarize
-from .records import RecordStore, SampleRecord, write_json_atomic
-
-
-def reference_stats(records: Sequence[SampleRecord]) -> dict[str, dict]:
-    """Per problem: {"L_ref": mean tokens, "A_ref": mean accuracy, "k": samples}."""
-    by_problem: dict[str, list[SampleRecord]] = defaultdict(list)
-    for r in records:
-        by_problem[r.problem_id].append(r)
-    return {pid: {"L_ref": fmean(r.n_tokens for r in rs), "A_ref": fmean(float(r.correct) for r in rs), "k": len(rs)}
-            for pid, rs in by_problem.items()}
+from .records import RecordStore, SampleRecord, reference_stats, write_json_atomic
 
 
 def training_problems(benchmark: str, data_dir: str | None = None, limit: int | None = None,
