@@ -147,11 +147,10 @@ def eval_cmd(
 
     preset = presets.resolve(model, preset_name)
     m = get_method(method, **method_options(method, tuple(opt), preset, seed, strict=True))
-    if getattr(m, "trains", True):
+    if m.trains:
         raise UserError(f"method {method!r} trains a model: `pruneeval train` (or `pruneeval run --method {method}`), "
                         "then evaluate the trained model")
-    if hasattr(m, "check"):
-        m.check(preset)
+    m.check(preset)
     task_list = parse_tasks(tasks or preset.eval_tasks)
     benchmarks.check_available([TASKS[t] for t in task_list], data_dir)  # fails before the model loads
     sampling = Sampling(n=n, temperature=preset.eval_temperature if temperature is None else temperature,
@@ -303,7 +302,7 @@ def train_cmd(
     from .trainers import TrainConfig, get_method, train_launched
 
     m = get_method(method, **method_options(method, tuple(opt), p, seed, strict=True))
-    if not getattr(m, "trains", True):
+    if not m.trains:
         raise UserError(f"method {method!r} does not train; use `pruneeval run --method {method}`")
     path = presets.model_path(p)
     try:  # its config first: a missing model or unallowed code is one clear line, not a traceback

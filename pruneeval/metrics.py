@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import Sequence
 
-from .records import SampleRecord
+from .records import SampleRecord, by_problem
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -105,10 +105,8 @@ def aes_description(variant: str = "paper", *, alpha: float = 1.0, beta: float =
 
 def _per_problem(records: Sequence[SampleRecord]) -> dict[str, tuple[float, float]]:
     """problem_id -> (mean correctness, mean tokens) over that problem's samples."""
-    acc: dict[str, list[float]] = {}
-    for r in records:
-        acc.setdefault(r.problem_id, []).append((float(r.correct), float(r.n_tokens)))
-    return {p: (statistics.fmean(c for c, _ in v), statistics.fmean(t for _, t in v)) for p, v in acc.items()}
+    return {p: (statistics.fmean(float(r.correct) for r in rs), statistics.fmean(float(r.n_tokens) for r in rs))
+            for p, rs in by_problem(records).items()}
 
 
 def bootstrap_diff(

@@ -2,31 +2,21 @@
 
 Writes ``DIR/samples.jsonl`` (graded records with their exact token ids) and ``DIR/stats.json``
 with, per problem x, L_ref(x) = mean length and A_ref(x) = mean accuracy over its K samples
-(the sample itself included), the reference statistics of the O1-Pruner reward (DESIGN.md)."""
+(the sample itself included), the reference statistics of the O1-Pruner reward (DESIGN.md).
+Written once every sample is, stats.json marks the directory finished; ``load_presample`` reads it
+and refuses samples that do not give the same statistics."""
 
 from __future__ import annotations
 
 import random
-from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
-from statistics import fmean
-from typing import Sequence
 
 from . import benchmarks
 from .engines.base import Engine, Sampling
 from .evaluate import PromptSpec, check_manifest, generate_records, versions
 from .metrics import summarize
-from .records import RecordStore, SampleRecord, write_json_atomic
-
-
-def reference_stats(records: Sequence[SampleRecord]) -> dict[str, dict]:
-    """Per problem: {"L_ref": mean tokens, "A_ref": mean accuracy, "k": samples}."""
-    by_problem: dict[str, list[SampleRecord]] = defaultdict(list)
-    for r in records:
-        by_problem[r.problem_id].append(r)
-    return {pid: {"L_ref": fmean(r.n_tokens for r in rs), "A_ref": fmean(float(r.correct) for r in rs), "k": len(rs)}
-            for pid, rs in by_problem.items()}
+from .records import RecordStore, SampleRecord, reference_stats, write_json_atomic
 
 
 def training_problems(benchmark: str, data_dir: str | None = None, limit: int | None = None,
@@ -64,7 +54,9 @@ def presample(engine: Engine, out_dir: Path, prompt: PromptSpec, *, benchmark: s
 
 def load_presample(path: Path) -> list[SampleRecord]:
     """The records of a finished presample directory (methods derive L_ref / A_ref from them),
-    each checked against the problems of its stats.json and the K of its manifest."""
+    each checked against the problems of its stats.json and the K of its manifest, all of them
+    against stats.json itself: a samples.jsonl cut short, edited or swapped after presampling gives
+    other statistics and is refused."""
     from .errors import UserError
     from .records import is_number, read_json_object
 
@@ -80,4 +72,10 @@ def load_presample(path: Path) -> list[SampleRecord]:
     for pid, s in stats.items():
         if not (isinstance(s, dict) and is_number(s.get("L_ref")) and is_number(s.get("A_ref"))):
             raise UserError(f"{path / 'stats.json'}: {pid}: expected finite L_ref and A_ref >= 0")
-    return store.load(set(stats), k)
+    records = store.load(set(stats), k)
+    found = reference_stats(records)
+    for pid in sorted(stats.keys() | found.keys()):
+        if stats.get(pid) != found.get(pid):
+            raise UserError(f"{path / 'stats.json'}: {pid}: {stats.get(pid)} written, but {store.path.name} gives "
+                            f"{found.get(pid)}; the samples changed after presampling (presample again)")
+    return records

@@ -12,7 +12,8 @@ import os
 import reprlib
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Collection, Iterable, Iterator
+from statistics import fmean
+from typing import Callable, Collection, Hashable, Iterable, Iterator, Sequence
 
 from .errors import UserError
 
@@ -62,6 +63,22 @@ class SampleRecord:
         if d.get("stage_tokens") is not None and sum(d["stage_tokens"]) != d["n_tokens"]:
             raise ValueError(f"stage_tokens: {d['stage_tokens']} does not add up to n_tokens {d['n_tokens']}")
         return cls(**d)
+
+
+def by_problem(records: Iterable, key: Callable[..., Hashable] = lambda r: r.problem_id) -> dict[Hashable, list]:
+    """``records`` grouped by problem id (or by ``key``): the groups in the order their first record
+    comes, each holding its records in their order."""
+    groups: dict = {}
+    for r in records:
+        groups.setdefault(key(r), []).append(r)
+    return groups
+
+
+def reference_stats(records: Sequence[SampleRecord]) -> dict[str, dict]:
+    """The O1-Pruner reference statistics (paper Eq. 3) per problem over its samples:
+    {"L_ref": mean tokens, "A_ref": mean accuracy, "k": samples}."""
+    return {pid: {"L_ref": fmean(r.n_tokens for r in rs), "A_ref": fmean(float(r.correct) for r in rs), "k": len(rs)}
+            for pid, rs in by_problem(records).items()}
 
 
 def _int(v) -> bool:

@@ -111,8 +111,7 @@ def _engine(cfg: RunConfig, path: str, preset):
 
 def inference_engine(method, engine, preset):
     """``engine`` as an inference-time method runs it (budget forcing, nothink), else itself."""
-    wrap = getattr(method, "wrap", None)
-    return wrap(engine, preset) if wrap is not None else engine
+    return method.wrap(engine, preset)
 
 
 def _release(engine) -> None:
@@ -137,12 +136,11 @@ def run(preset: presets.Preset, cfg: RunConfig) -> dict:
     if len(set(names)) < len(names):
         raise UserError(f"--method {','.join(cfg.methods)}: a method is named twice")
     for m in methods:  # a preset without thinking markers is refused before anything runs
-        if hasattr(m, "check"):
-            m.check(preset)
+        m.check(preset)
     for m in methods:  # bad training settings fail now, not after presampling
         TrainConfig.from_preset(preset, method=m.name)
     needed = [TASKS[t] for t in cfg.tasks]
-    trains = any(getattr(m, "trains", True) for m in methods)
+    trains = any(m.trains for m in methods)
     if trains:
         needed.append(preset.presample_benchmark)
         if cfg.engine == "openai":  # a server generates, but training loads the model here
@@ -165,7 +163,7 @@ def method_entry(method, preset: presets.Preset, seed: int) -> dict:
 
     config = getattr(method, "config", None)
     entry = asdict(config) if dataclasses.is_dataclass(config) else {}
-    if getattr(method, "trains", True):
+    if method.trains:
         train = asdict(TrainConfig.from_preset(preset, method=method.name, seed=seed))
         entry["train"] = {k: v for k, v in train.items() if k not in NOT_NUMBERS}
     return json.loads(json.dumps(entry))  # as the manifest file holds it (tuples are lists)
@@ -228,12 +226,12 @@ def _stages(preset: presets.Preset, cfg: RunConfig, methods: list, trains: bool)
     console.rule("evaluate the reference model")
     results["baseline"] = _evaluate(engine, cfg, preset, "baseline")
     for m in methods:
-        if not getattr(m, "trains", True) and m.name != "baseline":
+        if not m.trains and m.name != "baseline":
             console.rule(f"evaluate {m.name}")
             results[m.name] = _evaluate(inference_engine(m, engine, preset), cfg, preset, m.name, m.suffix)
     _release(engine)
     del engine
-    for m in [m for m in methods if getattr(m, "trains", True)]:
+    for m in [m for m in methods if m.trains]:
         console.rule(f"train {m.name}")
         train_cfg = TrainConfig.from_preset(preset, method=m.name, seed=cfg.seed, progress=sys.stderr.isatty(),
                                              trust_remote_code=cfg.trust_remote_code)

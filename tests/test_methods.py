@@ -93,17 +93,23 @@ def test_dpo_pairs_shortest_correct_vs_longest():
 
 
 def test_every_registry_entry_resolves():
-    """Each name of the method and engine registries imports to its class; a method's class carries
-    its registry name (budget and tale instances add their @value: budget@512)."""
+    """Each name of the method and engine registries imports to its class; a method's class is a
+    Method carrying its registry name (budget and tale instances add their @value: budget@512), and
+    exactly the presets' training methods train."""
     import importlib
 
     from pruneeval.engines import ENGINES
+    from pruneeval.presets import TRAINING_METHODS
     from pruneeval.trainers import METHODS, Method, get_method
 
+    trains = []
     for name, target in METHODS.items():
         module, cls = target.split(":")
-        assert getattr(importlib.import_module(module), cls).name == name
+        method = getattr(importlib.import_module(module), cls)
+        assert issubclass(method, Method) and method.name == name
         assert get_method(name).name.partition("@")[0] == name
+        trains += [name] if method.trains else []
+    assert sorted(trains) == sorted(TRAINING_METHODS) == ["dpo", "o1pruner", "sft"]
     sft = get_method("sft", keep=1)
     assert isinstance(sft, Method) and sft.config.keep == 1
     for name, target in ENGINES.items():

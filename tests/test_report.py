@@ -332,7 +332,8 @@ def test_analyze_length_table1_difficulty_and_png(tmp_path):
 def test_analysis_says_the_difficulty_groups_overlap_and_names_files_relative(tmp_path):
     """The overlap is stated in the markdown, the JSON, the terminal table and the figure itself."""
     import matplotlib.text
-    from pruneeval.report.analyze import DIFFICULTY_NOTE, by_problem
+    from pruneeval.records import by_problem
+    from pruneeval.report.analyze import DIFFICULTY_NOTE, problem_key
     from pruneeval.report.plots import length_accuracy_figure
     d = _presample(tmp_path)
     console = quiet()
@@ -342,7 +343,7 @@ def test_analysis_says_the_difficulty_groups_overlap_and_names_files_relative(tm
     assert doc["difficulty_note"] == DIFFICULTY_NOTE and "overlap" in DIFFICULTY_NOTE
     assert DIFFICULTY_NOTE in (tmp_path / "ana" / "length_analysis.md").read_text()
     assert "overlapping groups" in console.file.getvalue()
-    groups = by_problem(RecordStore(d / "samples.jsonl").load())
+    groups = by_problem(RecordStore(d / "samples.jsonl").load(), key=problem_key)
     fig = length_accuracy_figure(res, {(e["benchmark"], e["problem_id"]): groups[(e["benchmark"], e["problem_id"])]
                                        for e in res["examples"]})
     texts = [" ".join(t.get_text().split()) for t in fig.findobj(matplotlib.text.Text)]
@@ -357,8 +358,9 @@ def test_analyze_length_accepts_a_file_and_splits_unevenly(tmp_path):
     res = analyze_length(d / "samples.jsonl", tmp_path / "ana5", n_intervals=3, console=quiet())
     # K=8 into 3 intervals: sizes 3, 3, 2; p1 -> [2/3, 1/3, 0]
     assert res["table1"]["n_problems"] == 4  # p4 (3 samples) now counts
-    from pruneeval.report.analyze import by_problem, split_by_length
-    p1 = by_problem(RecordStore(d / "samples.jsonl").load())[("math", "p1")]
+    from pruneeval.records import by_problem
+    from pruneeval.report.analyze import problem_key, split_by_length
+    p1 = by_problem(RecordStore(d / "samples.jsonl").load(), key=problem_key)[("math", "p1")]
     chunks = split_by_length(p1, 3)
     assert [[r.n_tokens for r in c] for c in chunks] == [[10, 20, 30], [40, 50, 60], [70, 80]]
     with pytest.raises(UserError, match="no samples.jsonl"):

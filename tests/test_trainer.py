@@ -157,6 +157,27 @@ def test_sft_keeps_the_two_shortest_correct_samples_per_problem(tokenizer):
     assert len(SFT().build(recs, tokenizer, TrainConfig())) == 3
 
 
+def test_a_presample_directory_is_read_only_with_the_statistics_it_was_written_with(tmp_path):
+    """stats.json (L_ref, A_ref, k per problem) must be what the samples give: samples cut short or
+    edited after presampling are refused, naming the problem."""
+    import json
+
+    from pruneeval.presample import load_presample
+    from pruneeval.records import RecordStore, reference_stats, write_json_atomic
+
+    write_json_atomic(tmp_path / "manifest.json", {"sampling": {"n": 3}})
+    write_json_atomic(tmp_path / "stats.json", reference_stats(RECORDS))
+    samples = tmp_path / "samples.jsonl"
+    RecordStore(samples).append(RECORDS)
+    assert load_presample(tmp_path) == RECORDS
+    clean = samples.read_bytes().splitlines(keepends=True)
+    flipped = json.loads(clean[4]) | {"correct": False, "extracted": None, "reason": "mismatch"}
+    for lines in (clean[:-1], [*clean[:4], json.dumps(flipped).encode() + b"\n", *clean[5:]]):
+        samples.write_bytes(b"".join(lines))
+        with pytest.raises(UserError, match="stats.json: p[13]: .* written, but samples.jsonl gives .*presample again"):
+            load_presample(tmp_path)
+
+
 def test_collator_pads_every_kind_of_field():
     batch = Collator(pad_token_id=0)([
         {"input_ids": [5, 6, 7], "labels": [IGNORE, 6, 7], "weights": [0.0, 1.0, 2.0], "reward": 1.5},

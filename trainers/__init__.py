@@ -32,7 +32,7 @@ def get_method(name: str, **options) -> Method:
     module, cls = target.split(":")
     method = getattr(importlib.import_module(module), cls)
     if at:
-        key = getattr(method, "at_option", None)
+        key = method.at_option
         if key is None:
             raise UserError(f"method {name!r}: {base} takes no @value")
         if not value.isdigit():

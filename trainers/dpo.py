@@ -6,11 +6,12 @@ with summed response log-probs and the reference log-probs precomputed once befo
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
+
+from pruneeval.records import by_problem
 
 from .base import Method, TrainConfig
 from .batches import encode_records, response_mask, sequence_logprobs
@@ -25,12 +26,10 @@ class DPOConfig:
 
 def pairs(records: list, keep: int) -> list[tuple]:
     """(chosen, rejected) records: each of the ``keep`` shortest correct vs the longest sample."""
-    by_problem = defaultdict(list)
-    for r in records:
-        by_problem[r.problem_id].append(r)
+    groups = by_problem(records)
     out = []
     for chosen in shortest_correct(records, keep):
-        longest = max(by_problem[chosen.problem_id], key=lambda r: (r.n_tokens, -r.sample_idx))
+        longest = max(groups[chosen.problem_id], key=lambda r: (r.n_tokens, -r.sample_idx))
         if longest.key != chosen.key and longest.n_tokens > chosen.n_tokens:
             out.append((chosen, longest))
     return out

@@ -11,7 +11,6 @@ no KL term.  ``ratio="token"`` uses one ratio per token instead (averaged over e
 from __future__ import annotations
 
 import random
-from collections import defaultdict
 from dataclasses import dataclass
 from statistics import fmean, pstdev
 
@@ -19,7 +18,7 @@ import torch
 
 from pruneeval.errors import UserError
 from pruneeval.options import option
-from pruneeval.presample import reference_stats
+from pruneeval.records import by_problem, reference_stats
 
 from .base import Method, TrainConfig
 from .batches import encode_records, response_mask, sequence_logprobs
@@ -64,13 +63,11 @@ def rewards(records: list, cfg: O1PrunerConfig) -> list[float]:
 
 def choose(records: list, m: int, seed: int) -> list[int]:
     """Indices of ``m`` samples per problem drawn with a seeded RNG (all when m <= 0)."""
-    by_problem = defaultdict(list)
-    for i, r in enumerate(records):
-        by_problem[r.problem_id].append(i)
+    groups = by_problem(range(len(records)), key=lambda i: records[i].problem_id)
     rng = random.Random(seed)
     keep = []
-    for pid in sorted(by_problem):
-        idx = sorted(by_problem[pid], key=lambda i: records[i].sample_idx)
+    for pid in sorted(groups):
+        idx = sorted(groups[pid], key=lambda i: records[i].sample_idx)
         keep += idx if m <= 0 or m >= len(idx) else rng.sample(idx, m)
     return sorted(keep)
 

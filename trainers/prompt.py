@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pruneeval.errors import UserError
 from pruneeval.prompts import DRAFT_SUFFIX, FAST_SOLVING_SUFFIX, TALE_SUFFIX
 
+from .base import Method
 
-class Prompt:
+
+class Prompt(Method):
     name = "prompt"
     trains = False
     suffix = FAST_SOLVING_SUFFIX
@@ -30,19 +32,19 @@ class TaleConfig:
             raise UserError(f"budget must be >= 1, got {self.budget}")
 
 
-class Tale:
+class Tale(Method):
     name = "tale"  # an instance is named by its budget: tale@512
     trains = False
     Config = TaleConfig
     at_option = "budget"
 
     def __init__(self, config: TaleConfig | None = None, **options):
-        self.config = config or TaleConfig(**options)
+        super().__init__(config, **options)
         self.name = f"tale@{self.config.budget}"
         self.suffix = TALE_SUFFIX.format(budget=self.config.budget)
 
 
-class Draft:
+class Draft(Method):
     name = "draft"
     trains = False
     suffix = DRAFT_SUFFIX

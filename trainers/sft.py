@@ -7,10 +7,11 @@ records built from the toy world's solutions (one per problem id) it trains the 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 import torch
+
+from pruneeval.records import by_problem
 
 from .base import Method, TrainConfig
 from .batches import IGNORE, encode_records, response_mask, sequence_logprobs
@@ -27,11 +28,8 @@ class SFTConfig:
 
 def shortest_correct(records: list, keep: int) -> list:
     """The ``keep`` shortest correct records of each problem (ties: lower sample_idx)."""
-    by_problem = defaultdict(list)
-    for r in records:
-        if r.correct:
-            by_problem[r.problem_id].append(r)
-    return [r for rs in by_problem.values() for r in sorted(rs, key=lambda r: (r.n_tokens, r.sample_idx))[:keep]]
+    correct = by_problem(r for r in records if r.correct)
+    return [r for rs in correct.values() for r in sorted(rs, key=lambda r: (r.n_tokens, r.sample_idx))[:keep]]
 
 
 class SFT(Method):

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pruneeval.engines.thinking import ThinkingEngine
 from pruneeval.errors import UserError
 
+from .base import Method
+
 
 @dataclass(frozen=True)
 class BudgetConfig:
@@ -24,15 +26,14 @@ class BudgetConfig:
                 raise UserError(f"{key} must be >= 1, got {getattr(self, key)}")
 
 
-class Budget:
+class Budget(Method):
     name = "budget"  # an instance is named by its budget: budget@512
     trains = False
-    suffix = ""
     Config = BudgetConfig
     at_option = "budget"  # budget@256 is budget with budget=256
 
     def __init__(self, config: BudgetConfig | None = None, **options):
-        self.config = config or BudgetConfig(**options)
+        super().__init__(config, **options)
         self.name = f"budget@{self.config.budget}"
 
     def check(self, preset) -> None:
@@ -47,10 +48,9 @@ class Budget:
                               think_end=preset.think_end, force=preset.budget_force)
 
 
-class NoThink:
+class NoThink(Method):
     name = "nothink"
     trains = False
-    suffix = ""
 
     def check(self, preset) -> None:
         if not preset.nothink_prefill:

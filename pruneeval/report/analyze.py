@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import UserError
-from ..records import RecordStore, SampleRecord, write_atomic, write_json_atomic
+from ..records import RecordStore, SampleRecord, by_problem, write_atomic, write_json_atomic
 from .collect import source_name
 from .jsonsafe import jsonable
 from .markdown import md_escape, md_table
@@ -50,11 +50,9 @@ def load_samples(path: Path) -> tuple[list[SampleRecord], list[Path], str]:
     return records, files, model
 
 
-def by_problem(records: Sequence[SampleRecord]) -> dict[tuple[str, str], list[SampleRecord]]:
-    groups: dict[tuple[str, str], list[SampleRecord]] = {}
-    for r in records:
-        groups.setdefault((r.benchmark, r.problem_id), []).append(r)
-    return groups
+def problem_key(r: SampleRecord) -> tuple[str, str]:
+    """(benchmark, problem_id): the samples analysed can come from several benchmarks."""
+    return (r.benchmark, r.problem_id)
 
 
 def split_by_length(samples: Sequence[SampleRecord], k: int) -> list[list[SampleRecord]]:
@@ -179,7 +177,7 @@ def analyze_length(path: Path, out: Path | None = None, *, n_intervals: int = 4,
     if n_intervals < 1:
         raise UserError("the number of length intervals must be at least 1")
     records, files, model = load_samples(Path(path))
-    groups = by_problem(records)
+    groups = by_problem(records, key=problem_key)
     mixed = {k: s for k, s in groups.items() if 0 < pass_rate(s) < 1}
     base = Path(path) if Path(path).is_dir() else Path(path).parent
     out = Path(out) if out is not None else base / "length_analysis"
