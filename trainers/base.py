@@ -178,11 +178,10 @@ def training_arguments(config: TrainConfig, output_dir: Path):
     fields = TrainingArguments.__dataclass_fields__
     extra = {"warmup_ratio": config.warmup_ratio} if "warmup_ratio" in fields else {"warmup_steps": config.warmup_ratio}
     if not torch.cuda.is_available():
-        if config.launcher in ("deepspeed-zero3", "fsdp") and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        if config.launcher in ("deepspeed-zero3", "fsdp"):
             _process_group_on_cpu(config.launcher)
             extra["accelerator_config"] = {"use_configured_state": True}
-        if config.launcher != "deepspeed-zero3":
-            extra["use_cpu"] = True  # bf16 autocast and gloo process groups on CPUs: transformers asks by name
+        extra["use_cpu"] = True  # bf16 autocast and gloo process groups on CPUs: transformers asks by name
     if config.gradient_checkpointing and config.launcher != "fsdp":  # (FSDP: in its config) renamed in transformers 5
         extra["activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"] = True
     return TrainingArguments(
