@@ -51,6 +51,29 @@ class Completion:
     forced_tokens: int = 0
 
 
+class LocalTokenizer:
+    """What the engines holding the model's own tokenizer (hf, vllm) share: the prompt text and
+    token ids exactly as the model sees them, and ``generate`` as ``generate_ids`` on those ids."""
+
+    tokenizer: object
+
+    def render(self, messages: Messages) -> str:
+        """The prompt text the model sees (chat template with the generation prompt)."""
+        return render_prompt(self.tokenizer, messages)
+
+    def prompt_ids(self, messages: Messages) -> list[int]:
+        return self.tokenizer(self.render(messages), add_special_tokens=False)["input_ids"]
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def generate(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[Completion]]:
+        return self.generate_ids([self.prompt_ids(m) for m in prompts], sampling)
+
+    def generate_ids(self, prompts: Sequence[Sequence[int]], sampling: Sampling) -> list[list[Completion]]:
+        raise NotImplementedError
+
+
 class Engine(Protocol):
     name: str
 

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import torch
 
-from .base import Completion, Messages, Sampling, end_of_turn_ids, render_prompt
+from .base import Completion, LocalTokenizer, Sampling, end_of_turn_ids
 
 
 class _StepClock:
@@ -24,7 +24,7 @@ class _StepClock:
         return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
 
-class HFEngine:
+class HFEngine(LocalTokenizer):
     name = "hf"
 
     def __init__(self, model: str, *, batch_size: int = 8, revision: str | None = None,
@@ -52,19 +52,6 @@ class HFEngine:
         return {"engine": self.name, "model": self.model_id, "revision": self.revision, "dtype": self.dtype,
                 "device": self.device, "batch_size": self.batch_size, "torch": torch.__version__,
                 "transformers": transformers.__version__}
-
-    def render(self, messages: Messages) -> str:
-        """The prompt text the model sees (chat template with the generation prompt)."""
-        return render_prompt(self.tokenizer, messages)
-
-    def prompt_ids(self, messages: Messages) -> list[int]:
-        return self.tokenizer(self.render(messages), add_special_tokens=False)["input_ids"]
-
-    def encode(self, text: str) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
-
-    def generate(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[Completion]]:
-        return self.generate_ids([self.prompt_ids(m) for m in prompts], sampling)
 
     def generate_ids(self, prompts: Sequence[Sequence[int]], sampling: Sampling) -> list[list[Completion]]:
         out: list[list[Completion]] = []

@@ -17,7 +17,7 @@ import os
 import time
 from typing import Sequence
 
-from .base import SEED_STRIDE, Completion, Messages, Sampling, end_of_turn_ids, render_prompt
+from .base import SEED_STRIDE, Completion, LocalTokenizer, Sampling, end_of_turn_ids
 
 
 def vllm_version() -> str:
@@ -35,7 +35,7 @@ def vllm_version() -> str:
         return vllm.__version__
 
 
-class VLLMEngine:
+class VLLMEngine(LocalTokenizer):
     name = "vllm"
 
     def __init__(self, model: str, *, batch_size: int = 256, revision: str | None = None, dtype: str = "auto",
@@ -89,10 +89,6 @@ class VLLMEngine:
                 "latency": self.latency_source, "vllm": vllm_version(), "torch": torch.__version__,
                 "transformers": transformers.__version__}
 
-    def render(self, messages: Messages) -> str:
-        """The prompt text the model sees (chat template with the generation prompt), as the HF engine."""
-        return render_prompt(self.tokenizer, messages)
-
     def params(self, sampling: Sampling, index: int):
         """vLLM sampling parameters of prompt ``index``: its n samples in one request, its own seeds."""
         from vllm import SamplingParams
@@ -103,15 +99,6 @@ class VLLMEngine:
             return SamplingParams(temperature=0.0, **common)
         return SamplingParams(temperature=sampling.temperature, top_p=sampling.top_p,
                               seed=sampling.seed * SEED_STRIDE + index * sampling.n, **common)
-
-    def prompt_ids(self, messages: Messages) -> list[int]:
-        return self.tokenizer(self.render(messages), add_special_tokens=False)["input_ids"]
-
-    def encode(self, text: str) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
-
-    def generate(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[Completion]]:
-        return self.generate_ids([self.prompt_ids(m) for m in prompts], sampling)
 
     def generate_ids(self, prompts: Sequence[Sequence[int]], sampling: Sampling) -> list[list[Completion]]:
         from vllm.inputs import TokensPrompt
