@@ -142,6 +142,29 @@ def test_resume_with_other_settings_is_refused_and_keeps_the_results(tiny_model,
     assert samples.read_bytes() == before
 
 
+@pytest.mark.parametrize("command", [["eval", "--tasks", "gsm8k_len", "--limit", "4"],
+                                     ["presample", "-b", "gsm8k", "--k", "2", "--limit", "3"]], ids=lambda c: c[0])
+def test_resume_with_another_batch_size_is_refused_and_the_same_resumes(command, tiny_model, tmp_path, data_dir,
+                                                                         capsys, monkeypatch):
+    """The batch size sets the chunks, and so the seeds (and, for the hf engine, the padding) of the
+    samples: a resume with another is refused, greedy too, before anything is written."""
+    monkeypatch.setenv("PRUNEEVAL_DATA_DIR", str(data_dir))
+    args = [*command, "--model", str(tiny_model), "--max-tokens", "4", "--out", str(tmp_path)]
+    main([*args, "--batch-size", "2"])
+    store = tmp_path / ("gsm8k_len" if command[0] == "eval" else "") / "samples.jsonl"
+    full = store.read_text().splitlines(keepends=True)
+    store.write_text("".join(full[:2]))  # as a run killed after its first samples leaves it
+    written = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--batch-size", "3"])
+    err = _error_line(capsys.readouterr().err)
+    assert exit_.value.code == 2 and "written with different settings" in err and "batch_size" in err, err
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == written
+    main([*args, "--batch-size", "2"])
+    assert store.read_text().splitlines(keepends=True)[:2] == full[:2] and len(store.read_text().splitlines()) == len(full)
+
+
 def test_corrupt_record_in_the_middle_is_named_by_file_and_line(tiny_model, tmp_path, data_dir, capsys, monkeypatch):
     monkeypatch.setenv("PRUNEEVAL_DATA_DIR", str(data_dir))
     args = ["eval", "--model", str(tiny_model), "--tasks", "gsm8k_len", "--limit", "3", "--max-tokens", "4",
