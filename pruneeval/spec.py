@@ -3,7 +3,12 @@
 Every command (eval, presample, sweep, run) builds its prompt, sampling, engine and chunk size
 here, and nowhere else, so the same preset always samples the same way.  ``RunSpec.manifest``
 holds what the evaluation and presample manifests record of it; a resume with another chunk or
-batch size is refused naming the field (:func:`pruneeval.evaluate.check_manifest`)."""
+batch size is refused naming the field (:func:`pruneeval.evaluate.check_manifest`).
+
+Greedy runs are refused too: greedy decoding makes the seeds irrelevant, not the batches.  The hf
+engine pads each batch to its longest prompt, and in bf16 on a GPU another padding can flip a
+near-tie argmax (fp32 on a CPU happens to be batch-invariant); the chunk decides which prompts
+share a batch.  A manifest holds one value per setting, true of every sample it describes."""
 
 from __future__ import annotations
 
