@@ -22,7 +22,8 @@ from .progress import SampleProgress
 from .records import RecordStore, SampleRecord, write_json_atomic
 from .spec import PromptSpec, RunSpec
 
-__all__ = ["TASKS", "PromptSpec", "RunSpec", "check_manifest", "evaluate_task", "generate_records", "parse_tasks"]
+__all__ = ["TASKS", "PromptSpec", "RunSpec", "check_manifest", "evaluate_task", "generate_records", "parse_tasks",
+           "spec_entries"]
 
 TASKS = {
     "gsm8k_len": "gsm8k",
@@ -56,8 +57,9 @@ def versions() -> dict:
     return out
 
 
-def check_manifest(path: Path, manifest: dict) -> None:
-    """Refuse to resume into a directory written with settings that change the numbers."""
+def check_manifest(path: Path, manifest: dict, write: bool = True) -> None:
+    """Refuse to resume into a directory written with settings that change the numbers (those of
+    ``manifest``: a part of one checks that part, as before the model loads), then write it."""
     import json
 
     if path.exists():
@@ -66,7 +68,8 @@ def check_manifest(path: Path, manifest: dict) -> None:
         if diff:
             raise UserError(f"{path}: written with different settings ({', '.join(diff)}); "
                             "use another output directory or delete it")
-    write_json_atomic(path, manifest)
+    if write:
+        write_json_atomic(path, manifest)
 
 
 def generate_records(engine: Engine, problems: Sequence[benchmarks.Problem], store: RecordStore, spec: RunSpec, *,
@@ -100,6 +103,11 @@ def generate_records(engine: Engine, problems: Sequence[benchmarks.Problem], sto
     return store.load(ids, sampling.n)
 
 
+def spec_entries(spec: RunSpec, batch_size: int | None) -> dict:
+    """The entries of an evaluation manifest that ``spec`` decides (max tokens also at the top)."""
+    return {**spec.manifest(batch_size), "max_tokens": spec.sampling.max_tokens}
+
+
 def evaluate_task(engine: Engine, task: str, out_dir: Path, spec: RunSpec, *, limit: int | None = None,
                   data_dir: str | None = None, model_name: str = "", method: str = "baseline",
                   grade_workers: int | None = None) -> dict:
@@ -110,8 +118,7 @@ def evaluate_task(engine: Engine, task: str, out_dir: Path, spec: RunSpec, *, li
     task_dir = out_dir / task
     manifest = {
         "task": task, "benchmark": bench, "model": engine.describe().get("model"), "model_name": model_name,
-        "method": method, **spec.manifest(getattr(engine, "batch_size", None)),
-        "max_tokens": spec.sampling.max_tokens, "limit": limit, "n_problems": len(problems), "dataset_hash": benchmarks.dataset_hash(problems),
+        "method": method, **spec_entries(spec, getattr(engine, "batch_size", None)), "limit": limit, "n_problems": len(problems), "dataset_hash": benchmarks.dataset_hash(problems),
         "engine": engine.describe(), "versions": versions(),
     }
     if "thinking" in manifest["engine"]:  # budget forcing / nothink settings change the numbers

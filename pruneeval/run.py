@@ -23,7 +23,7 @@ from rich.text import Text
 
 from . import benchmarks, presets
 from .errors import UserError
-from .evaluate import TASKS, check_manifest, evaluate_task, parse_tasks
+from .evaluate import TASKS, check_manifest, evaluate_task, parse_tasks, spec_entries
 from .outputs import STORE_FILES, check_out_dir, out_lock, path_part
 from .presample import presample
 from .records import write_json_atomic
@@ -171,6 +171,8 @@ def evaluate_model(preset: presets.Preset, *, method: str = "baseline", method_o
     presets.check_model(preset, hub=engine != "openai")
     out = out or Path("runs") / ("eval-" + path_part(preset.name) + ("" if m.name == "baseline" else f"-{m.name}"))
     check_out_dir(out, files=[f"{t}/{f}" for t in task_list for f in STORE_FILES])
+    for t in task_list:  # a resume with other sampling, chunk or batch size: refused before the model loads
+        check_manifest(out / t / "manifest.json", spec_entries(spec, espec.batch_size), write=False)
     presets.warn_world_mismatch(preset, task_list)
     with out_lock(out):
         eng = inference_engine(m, espec.build(presets.model_path(preset)), preset)
@@ -187,6 +189,8 @@ def presample_model(preset: presets.Preset, *, out: Path | None = None, data_dir
     presets.check_model(preset, hub=engine != "openai")
     out = out or Path("runs") / f"presample-{path_part(preset.name)}"
     check_out_dir(out, files=STORE_FILES)
+    check_manifest(out / "manifest.json", presample_spec(preset, espec, seed=seed).manifest(espec.batch_size),
+                   write=False)  # before the model loads
     presets.warn_world_mismatch(preset, [preset.presample_benchmark])
     with out_lock(out):
         return _presample(espec.build(presets.model_path(preset)), out, preset, espec, data_dir, seed), out
