@@ -10,7 +10,9 @@ from typing import List, Optional
 import typer
 
 from .errors import UserError, first_line, one_line
-from .outputs import STORE_FILES, check_out_dir, check_out_file, out_lock, path_part
+from .options import field_help
+from .outputs import check_out_dir, check_out_file, out_lock, path_part
+from .presets import Preset
 
 # Plain (click) help: typer 0.29's rich panels print a value placeholder (`--debug <bool>`) on every
 # switch; click's own formatter shows one only for options that take a value.  -h is --help.
@@ -26,69 +28,12 @@ tasks_app = typer.Typer(no_args_is_help=True, help="pruneeval's lm-eval tasks: i
 app.add_typer(tasks_app, name="tasks")
 STATE = {"debug": False}
 
-MODEL = typer.Option(None, "--model", "-m", help="preset name, hub id or local model dir (default: the toy reasoner)")
-DATA_DIR = typer.Option(None, "--data-dir", help="local benchmark dir laid out like shared/data "
-                        "(default: $PRUNEEVAL_DATA_DIR, else the Hugging Face hub)")
-ENGINE = typer.Option("hf", "--engine", help="generation engine: hf | vllm | openai")
-BASE_URL = typer.Option(None, "--base-url", help="--engine openai: the server, e.g. http://127.0.0.1:8000/v1 "
-                        "(default $OPENAI_BASE_URL; key from $OPENAI_API_KEY)")
-TP = typer.Option(None, "--tensor-parallel-size", min=1, help="--engine vllm: GPUs per model")
-CONCURRENCY = typer.Option(None, "--concurrency", min=1, help="--engine openai: requests in flight (default 16)")
-CONNECT_TIMEOUT = typer.Option(None, "--connect-timeout", min=0.001, help="--engine openai: seconds to connect "
-                               "(default 10)")
-READ_TIMEOUT = typer.Option(None, "--read-timeout", min=0.001, help="--engine openai: seconds of silence while "
-                            "waiting for an answer, which comes whole: bounds one generation (default 600)")
-DEADLINE = typer.Option(None, "--request-deadline", min=0.001, help="--engine openai: seconds for one request, "
-                        "all its retries included (default 1800)")
-TRUST = typer.Option(False, "--trust-remote-code", help="allow code from the model repository to run")
-DTYPE = typer.Option(None, "--dtype", help="training compute dtype: float32 | bfloat16 (bf16 autocast over "
-                     "fp32 master weights; default: the preset's)")
-PROCESSES = typer.Option(None, "--num-processes", min=0, help="training processes, one per GPU (0 = every visible "
-                         "GPU; default: the preset's); more than 1 without --launcher is ddp")
-LAUNCHER = typer.Option(None, "--launcher", help="how training processes share the work: ddp | fsdp | "
-                        "deepspeed-zero3 | none (one process, inside pruneeval); default: the preset's")
 
-
-def launch_settings(launcher: Optional[str], num_processes: Optional[int]) -> dict:
-    """Preset overrides of --launcher / --num-processes (``none`` is the preset's empty launcher)."""
-    if launcher is not None and launcher not in ("ddp", "fsdp", "deepspeed-zero3", "none"):
-        raise UserError(f"--launcher {launcher!r}: expected ddp, fsdp, deepspeed-zero3 or none")
-    return {"launcher": "" if launcher == "none" else launcher, "num_processes": num_processes}
-
-
-@app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="show tracebacks of errors")):
-    STATE["debug"] = debug
-
-
-ENGINE_FLAGS = {"base_url": "--base-url", "tensor_parallel_size": "--tensor-parallel-size",
-                "concurrency": "--concurrency", "connect_timeout_s": "--connect-timeout",
-                "read_timeout_s": "--read-timeout", "deadline_s": "--request-deadline"}
-ENGINE_TAKES = {"vllm": {"tensor_parallel_size"},
-                "openai": {"base_url", "concurrency", "connect_timeout_s", "read_timeout_s", "deadline_s"}}
-
-
-def engine_options(engine: str, **given) -> dict:
-    """The engine-specific options given on the command line (``ENGINE_FLAGS`` keys, None when not
-    given); one that ``engine`` does not take is an error."""
-    from .engines import engine_target
-    from .engines.openai import server_url
-
-    engine_target(engine)
-    takes = ENGINE_TAKES.get(engine, set())
-    wrong = [ENGINE_FLAGS[k] for k, v in given.items() if v is not None and k not in takes]
-    if wrong:
-        raise UserError(f"{', '.join(wrong)}: not an option of --engine {engine}")
-    if engine == "openai":
-        server_url(given.get("base_url"))
-    return {k: v for k, v in given.items() if v is not None}
-
-
-def _engine(engine: str, path: str, batch_size: int, revision: str, trust: bool, **options):
-    from .engines import make_engine
-
-    return make_engine(engine, path, batch_size=batch_size, revision=revision or None, trust_remote_code=trust,
-                       **options)
+def preset_option(key: str, *flags: str, note: str = "default: the preset's", **kw):
+    """An option that overrides the preset field ``key``: its help is the field's (written once, in
+    pruneeval/presets), then ``note``."""
+    return typer.Option(None, *flags, help=f"{field_help(Preset, key)} ({note})" if note else field_help(Preset, key),
+                        **kw)
 
 
 def _top_p(value: float | None) -> float | None:
@@ -103,29 +48,71 @@ def _temperature(value: float | None) -> float | None:
     return value
 
 
-TEMPERATURE = typer.Option(None, "--temperature", callback=_temperature, help="0 = greedy (default: the preset's)")
-TOP_P = typer.Option(None, "--top-p", callback=_top_p, help="nucleus sampling mass, in (0, 1] (default: the preset's)")
+MODEL = typer.Option(None, "--model", "-m", help="preset name, hub id or local model dir (default: the toy reasoner)")
 PRESET = typer.Option(None, "--preset", help="settings (prompt, tasks, max tokens) of this preset for --model "
                       "(default: the preset --model names, else generic)")
+TASKS = preset_option("eval_tasks", "--tasks", "-t")
+LIMIT = typer.Option(None, "--limit", min=1, help="first N problems of each task")
+DATA_DIR = typer.Option(None, "--data-dir", help="local benchmark dir laid out like shared/data "
+                        "(default: $PRUNEEVAL_DATA_DIR, else the Hugging Face hub)")
+ENGINE = typer.Option("hf", "--engine", help="generation engine: hf | vllm | openai")
+GEN_BATCH = preset_option("batch_gen", "--batch-size", min=1)
+MAX_TOKENS = preset_option("max_tokens", "--max-tokens", min=1)
+SEED = typer.Option(0, "--seed", help="seed of every sampled and trained number")
+TRUST = typer.Option(False, "--trust-remote-code", help="allow code from the model repository to run")
+BASE_URL = typer.Option(None, "--base-url", help="--engine openai: the server, e.g. http://127.0.0.1:8000/v1 "
+                        "(default $OPENAI_BASE_URL; key from $OPENAI_API_KEY)")
+TP = typer.Option(None, "--tensor-parallel-size", min=1, help="--engine vllm: GPUs per model")
+CONCURRENCY = typer.Option(None, "--concurrency", min=1, help="--engine openai: requests in flight (default 16)")
+CONNECT_TIMEOUT = typer.Option(None, "--connect-timeout", min=0.001, help="--engine openai: seconds to connect "
+                               "(default 10)")
+READ_TIMEOUT = typer.Option(None, "--read-timeout", min=0.001, help="--engine openai: seconds of silence while "
+                            "waiting for an answer, which comes whole: bounds one generation (default 600)")
+DEADLINE = typer.Option(None, "--request-deadline", min=0.001, help="--engine openai: seconds for one request, "
+                        "all its retries included (default 1800)")
+FINETUNE, LR, EPOCHS = (preset_option("finetune", "--finetune"), preset_option("lr", "--lr"),
+                        preset_option("epochs", "--epochs"))
+DTYPE = preset_option("train_dtype", "--dtype")
+PROCESSES = preset_option("num_processes", "--num-processes", min=0, note="default: the preset's; more than 1 "
+                          "without --launcher is ddp")
+LAUNCHER = preset_option("launcher", "--launcher", note="on the command line: none for one process; default: the "
+                         "preset's")
+
+
+def launch_settings(launcher: Optional[str], num_processes: Optional[int]) -> dict:
+    """Preset overrides of --launcher / --num-processes (``none`` is the preset's empty launcher)."""
+    if launcher is not None and launcher not in ("ddp", "fsdp", "deepspeed-zero3", "none"):
+        raise UserError(f"--launcher {launcher!r}: expected ddp, fsdp, deepspeed-zero3 or none")
+    return {"launcher": "" if launcher == "none" else launcher, "num_processes": num_processes}
+
+
+def engine_given(base_url=None, tensor_parallel_size=None, concurrency=None, connect_timeout=None,
+                 read_timeout=None, request_deadline=None) -> dict:
+    """The engine options of the command line, by their library names (None: not given)."""
+    return {"base_url": base_url, "tensor_parallel_size": tensor_parallel_size, "concurrency": concurrency,
+            "connect_timeout_s": connect_timeout, "read_timeout_s": read_timeout, "deadline_s": request_deadline}
+
+
+@app.callback()
+def _root(debug: bool = typer.Option(False, "--debug", help="show tracebacks of errors")):
+    STATE["debug"] = debug
 
 
 @app.command("eval")
 def eval_cmd(
     model: Optional[str] = MODEL,
     preset_name: Optional[str] = PRESET,
-    tasks: Optional[str] = typer.Option(None, "--tasks", "-t", help="comma list, e.g. gsm8k_len,math_len,gaokao_len "
-                                        "(default: the preset's)"),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N problems of each task"),
+    tasks: Optional[str] = TASKS,
+    limit: Optional[int] = LIMIT,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="output dir (default runs/eval-<model>)"),
     data_dir: Optional[Path] = DATA_DIR,
     engine: str = ENGINE,
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="prompts per generation batch"),
+    batch_size: Optional[int] = GEN_BATCH,
     n: int = typer.Option(1, "--n", min=1, help="samples per problem"),
-    temperature: Optional[float] = TEMPERATURE,
-    top_p: Optional[float] = TOP_P,
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1,
-                                             help="max generated tokens (default: the preset's)"),
-    seed: int = typer.Option(0, "--seed"),
+    temperature: Optional[float] = preset_option("eval_temperature", "--temperature", callback=_temperature),
+    top_p: Optional[float] = preset_option("eval_top_p", "--top-p", callback=_top_p),
+    max_tokens: Optional[int] = MAX_TOKENS,
+    seed: int = SEED,
     trust_remote_code: bool = TRUST,
     base_url: Optional[str] = BASE_URL,
     tensor_parallel_size: Optional[int] = TP,
@@ -138,40 +125,17 @@ def eval_cmd(
     opt: List[str] = typer.Option([], "--opt", help="method option key=value (e.g. budget=512, answer_budget=32)"),
 ):
     """Evaluate a model: accuracy, exact generated tokens and wall time per task."""
-    from . import benchmarks, presets
-    from .engines.base import Sampling
-    from .evaluate import TASKS, PromptSpec, evaluate_task, parse_tasks
+    from . import presets
     from .report.summaries import print_summaries
-    from .run import inference_engine, method_options
-    from .trainers import get_method
+    from .run import evaluate_model
 
-    preset = presets.resolve(model, preset_name)
-    m = get_method(method, **method_options(method, tuple(opt), preset, seed, strict=True))
-    if m.trains:
-        raise UserError(f"method {method!r} trains a model: `pruneeval train` (or `pruneeval run --method {method}`), "
-                        "then evaluate the trained model")
-    m.check(preset)
-    task_list = parse_tasks(tasks or preset.eval_tasks)
-    benchmarks.check_available([TASKS[t] for t in task_list], data_dir)  # fails before the model loads
-    sampling = Sampling(n=n, temperature=preset.eval_temperature if temperature is None else temperature,
-                        top_p=preset.eval_top_p if top_p is None else top_p,
-                        max_tokens=max_tokens or preset.max_tokens, seed=seed)
-    options = engine_options(engine, base_url=base_url, tensor_parallel_size=tensor_parallel_size,
-                             concurrency=concurrency, connect_timeout_s=connect_timeout,
-                             read_timeout_s=read_timeout, deadline_s=request_deadline)
-    presets.check_model(preset, hub=engine != "openai")
-    out = out or Path("runs") / ("eval-" + path_part(preset.name) + ("" if m.name == "baseline" else f"-{m.name}"))
-    check_out_dir(out, files=[f"{t}/{f}" for t in task_list for f in STORE_FILES])
-    presets.warn_world_mismatch(preset, task_list)
-    with out_lock(out):
-        eng = _engine(engine, presets.model_path(preset), batch_size or preset.batch_gen, preset.revision,
-                      trust_remote_code, **options)
-        eng = inference_engine(m, eng, preset)
-        prompt = PromptSpec(preset.system_prompt, preset.user_template, m.suffix)
-        summaries = {t: evaluate_task(eng, t, out, prompt, sampling, limit=limit, data_dir=data_dir,
-                                      model_name=preset.name, method=m.name, chunk=max(eng.batch_size, 1) * 4)
-                     for t in task_list}
-    print_summaries(summaries, out)
+    preset = presets.resolve(model, preset_name).override(eval_temperature=temperature, eval_top_p=top_p,
+                                                          max_tokens=max_tokens, batch_gen=batch_size)
+    print_summaries(*evaluate_model(
+        preset, method=method, method_opts=tuple(opt), tasks=tasks, limit=limit, out=out, data_dir=data_dir,
+        engine=engine, n=n, seed=seed, trust_remote_code=trust_remote_code,
+        engine_opts=engine_given(base_url, tensor_parallel_size, concurrency, connect_timeout, read_timeout,
+                                 request_deadline)))
 
 
 @app.command("sweep")
@@ -181,60 +145,46 @@ def sweep_cmd(
                                "cut on --model), baseline (the plain cut only) and trained model dirs"),
     model: Optional[str] = MODEL,
     preset_name: Optional[str] = PRESET,
-    tasks: Optional[str] = typer.Option(None, "--tasks", "-t", help="comma list (default: the preset's)"),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N problems of each task"),
+    tasks: Optional[str] = TASKS,
+    limit: Optional[int] = LIMIT,
     answer_budget: int = typer.Option(32, "--answer-budget", min=1, help="answer tokens after a forced budget"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="output dir (default runs/sweep-<model>)"),
     data_dir: Optional[Path] = DATA_DIR,
     engine: str = ENGINE,
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="prompts per generation batch"),
-    seed: int = typer.Option(0, "--seed"),
+    batch_size: Optional[int] = GEN_BATCH,
+    seed: int = SEED,
     trust_remote_code: bool = TRUST,
     base_url: Optional[str] = BASE_URL,
     tensor_parallel_size: Optional[int] = TP,
     concurrency: Optional[int] = CONCURRENCY,
 ):
     """Accuracy at each token budget: budget forcing against a plain max-tokens cut, one curve per model."""
-    from . import benchmarks, presets
-    from .evaluate import TASKS, parse_tasks
-    from .sweep import curves, parse_budgets, run_sweep
-    from .trainers import get_method
+    from . import presets
+    from .sweep import sweep_model
 
-    preset = presets.resolve(model, preset_name)
-    budget_list = parse_budgets(budgets)
-    curve_list = curves(method, preset)
-    if any("budget" in c.kinds for c in curve_list):
-        get_method("budget").check(preset)
-    task_list = parse_tasks(tasks or preset.eval_tasks)
-    benchmarks.check_available([TASKS[t] for t in task_list], data_dir)
-    options = engine_options(engine, base_url=base_url, tensor_parallel_size=tensor_parallel_size,
-                             concurrency=concurrency)
-    presets.check_model(preset, hub=engine != "openai")
-    out = out or Path("runs") / f"sweep-{path_part(preset.name)}"
-    check_out_dir(out, files=["sweep.json", "sweep.md", "sweep.png"])
-    presets.warn_world_mismatch(preset, task_list)
-    with out_lock(out):
-        result = run_sweep(preset, curve_list, budget_list, task_list, out,
-                           lambda path: _engine(engine, path, batch_size or preset.batch_gen, preset.revision,
-                                                trust_remote_code, **options),
-                           answer_budget=answer_budget, limit=limit, data_dir=data_dir, seed=seed)
+    preset = presets.resolve(model, preset_name).override(batch_gen=batch_size)
+    result, out, budget_list = sweep_model(
+        preset, budgets=budgets, method=method, tasks=tasks, limit=limit, answer_budget=answer_budget, out=out,
+        data_dir=data_dir, engine=engine, seed=seed, trust_remote_code=trust_remote_code,
+        engine_opts=engine_given(base_url, tensor_parallel_size, concurrency))
     typer.echo(f"{len(result['curves'])} curves at {len(budget_list)} budgets: wrote {out}/sweep.md, sweep.json, sweep.png")
 
 
 @app.command("presample")
 def presample_cmd(
     model: Optional[str] = MODEL,
-    benchmark: Optional[str] = typer.Option(None, "--benchmark", "-b", help="training problems (default: the preset's)"),
-    k: Optional[int] = typer.Option(None, "--k", min=1, help="samples per problem (default: the preset's K)"),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N problems (default: the preset's)"),
-    temperature: Optional[float] = TEMPERATURE,
-    top_p: Optional[float] = TOP_P,
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1),
+    benchmark: Optional[str] = preset_option("presample_benchmark", "--benchmark", "-b"),
+    k: Optional[int] = preset_option("k", "--k", min=1),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N training problems (default: the "
+                                        "preset's presample_limit)"),
+    temperature: Optional[float] = preset_option("presample_temperature", "--temperature", callback=_temperature),
+    top_p: Optional[float] = preset_option("presample_top_p", "--top-p", callback=_top_p),
+    max_tokens: Optional[int] = MAX_TOKENS,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="output dir (default runs/presample-<model>)"),
     data_dir: Optional[Path] = DATA_DIR,
     engine: str = ENGINE,
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="prompts per generation batch"),
-    seed: int = typer.Option(0, "--seed"),
+    batch_size: Optional[int] = GEN_BATCH,
+    seed: int = SEED,
     trust_remote_code: bool = TRUST,
     base_url: Optional[str] = BASE_URL,
     tensor_parallel_size: Optional[int] = TP,
@@ -244,30 +194,18 @@ def presample_cmd(
     request_deadline: Optional[float] = DEADLINE,
 ):
     """K samples per training problem from the reference model, graded, with L_ref and A_ref."""
-    from . import benchmarks, presets
-    from .evaluate import PromptSpec
-    from .presample import presample
+    from . import presets
     from .report.summaries import print_summaries
+    from .run import presample_model
 
     p = presets.resolve(model).override(presample_benchmark=benchmark, k=k, presample_limit=limit,
                                         presample_temperature=temperature, presample_top_p=top_p,
                                         max_tokens=max_tokens, batch_gen=batch_size)
-    benchmarks.check_available([p.presample_benchmark], data_dir)  # fails before the model loads
-    options = engine_options(engine, base_url=base_url, tensor_parallel_size=tensor_parallel_size,
-                             concurrency=concurrency, connect_timeout_s=connect_timeout,
-                             read_timeout_s=read_timeout, deadline_s=request_deadline)
-    presets.check_model(p, hub=engine != "openai")
-    out = out or Path("runs") / f"presample-{path_part(p.name)}"
-    check_out_dir(out, files=STORE_FILES)
-    presets.warn_world_mismatch(p, [p.presample_benchmark])
-    with out_lock(out):
-        eng = _engine(engine, presets.model_path(p), p.batch_gen, p.revision, trust_remote_code, **options)
-        s = presample(eng, out, PromptSpec(p.system_prompt, p.user_template), benchmark=p.presample_benchmark,
-                      k=p.k, temperature=p.presample_temperature, top_p=p.presample_top_p, max_tokens=p.max_tokens,
-                      limit=p.presample_limit or None, data_dir=data_dir, seed=seed,
-                      shuffle_seed=p.presample_seed, model_name=p.name,
-                      chunk=max(1, p.batch_gen // 2))
-    print_summaries({p.presample_benchmark: s}, out)
+    summary, out = presample_model(p, out=out, data_dir=data_dir, engine=engine, seed=seed,
+                                   trust_remote_code=trust_remote_code,
+                                   engine_opts=engine_given(base_url, tensor_parallel_size, concurrency,
+                                                            connect_timeout, read_timeout, request_deadline))
+    print_summaries({p.presample_benchmark: summary}, out)
 
 
 @app.command("train")
@@ -276,18 +214,18 @@ def train_cmd(
     presample_dir: Path = typer.Option(..., "--presample", help="a presample directory"),
     model: Optional[str] = MODEL,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="output dir (default runs/train-<model>-<method>)"),
-    finetune: Optional[str] = typer.Option(None, "--finetune", help="full | freeze:N | lora:R (default: the preset's)"),
-    lr: Optional[float] = typer.Option(None, "--lr"),
-    epochs: Optional[float] = typer.Option(None, "--epochs"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="effective batch size"),
-    micro_batch_size: Optional[int] = typer.Option(None, "--micro-batch-size", min=1, help="per-device batch size"),
+    finetune: Optional[str] = FINETUNE,
+    lr: Optional[float] = LR,
+    epochs: Optional[float] = EPOCHS,
+    batch_size: Optional[int] = preset_option("batch_size", "--batch-size", min=1),
+    micro_batch_size: Optional[int] = preset_option("micro_batch_size", "--micro-batch-size", min=1),
     opt: List[str] = typer.Option([], "--opt", help="method option key=value (e.g. lam=5, m=2, eps=0.2, ratio=token)"),
     save_steps: Optional[int] = typer.Option(None, "--save-steps", min=1, help="checkpoint every N optimizer steps "
                                              "(a killed run resumes from the last; default 200)"),
     dtype: Optional[str] = DTYPE,
     num_processes: Optional[int] = PROCESSES,
     launcher: Optional[str] = LAUNCHER,
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = SEED,
     trust_remote_code: bool = TRUST,
 ):
     """Fine-tune a model with a method on presampled records; writes OUT/model."""
@@ -328,16 +266,16 @@ def run_cmd(
     method: str = typer.Option("o1pruner", "--method", help="comma list of baseline, prompt, tale[@B], draft, "
                                "budget[@B], nothink, sft, dpo, o1pruner"),
     model: Optional[str] = MODEL,
-    tasks: Optional[str] = typer.Option(None, "--tasks", "-t", help="eval tasks (default: the preset's)"),
+    tasks: Optional[str] = TASKS,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="run dir (default runs/<model>)"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N problems of each eval task"),
-    presample_limit: Optional[int] = typer.Option(None, "--presample-limit", min=0, help="training problems (0 = all)"),
-    k: Optional[int] = typer.Option(None, "--k", min=1, help="samples per training problem"),
-    finetune: Optional[str] = typer.Option(None, "--finetune", help="full | freeze:N | lora:R"),
-    lr: Optional[float] = typer.Option(None, "--lr"),
-    epochs: Optional[float] = typer.Option(None, "--epochs"),
-    lam: Optional[float] = typer.Option(None, "--lam", help="O1-Pruner lambda"),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1),
+    presample_limit: Optional[int] = preset_option("presample_limit", "--presample-limit", min=0),
+    k: Optional[int] = preset_option("k", "--k", min=1),
+    finetune: Optional[str] = FINETUNE,
+    lr: Optional[float] = LR,
+    epochs: Optional[float] = EPOCHS,
+    lam: Optional[float] = preset_option("lam", "--lam"),
+    max_tokens: Optional[int] = MAX_TOKENS,
     opt: List[str] = typer.Option([], "--opt", help="method option key=value (e.g. m=2, eps=0.2, ratio=token, "
                                   "budget=512)"),
     dtype: Optional[str] = DTYPE,
@@ -345,7 +283,7 @@ def run_cmd(
     launcher: Optional[str] = LAUNCHER,
     data_dir: Optional[Path] = DATA_DIR,
     engine: str = ENGINE,
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = SEED,
     trust_remote_code: bool = TRUST,
     base_url: Optional[str] = BASE_URL,
     tensor_parallel_size: Optional[int] = TP,
@@ -356,23 +294,15 @@ def run_cmd(
 ):
     """The whole pipeline: presample, train each method, evaluate all, leaderboard."""
     from . import presets
-    from .evaluate import parse_tasks
-    from .run import RunConfig, run
+    from .run import run_command
 
     p = presets.resolve(model).override(presample_limit=presample_limit, k=k, finetune=finetune, lr=lr,
                                         epochs=epochs, lam=lam, max_tokens=max_tokens, train_dtype=dtype,
                                         **launch_settings(launcher, num_processes))
-    methods = tuple(dict.fromkeys(m.strip() for m in method.split(",") if m.strip()))
-    options = engine_options(engine, base_url=base_url, tensor_parallel_size=tensor_parallel_size,
-                             concurrency=concurrency, connect_timeout_s=connect_timeout,
-                             read_timeout_s=read_timeout, deadline_s=request_deadline)
-    cfg = RunConfig(methods=methods, tasks=tuple(parse_tasks(tasks or p.eval_tasks)),
-                    out=out or Path("runs") / path_part(p.name), eval_limit=limit,
-                    data_dir=str(data_dir) if data_dir else None, engine=engine, seed=seed,
-                    method_options=tuple(opt), trust_remote_code=trust_remote_code,
-                    engine_options=tuple(options.items()))
-    check_out_dir(cfg.out, files=["manifest.json"])
-    run(p, cfg)
+    run_command(p, methods=method, tasks=tasks, out=out, limit=limit, data_dir=data_dir, engine=engine, seed=seed,
+                method_opts=tuple(opt), trust_remote_code=trust_remote_code,
+                engine_opts=engine_given(base_url, tensor_parallel_size, concurrency, connect_timeout,
+                                         read_timeout, request_deadline))
 
 
 @app.command("grade")

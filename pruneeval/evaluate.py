@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
@@ -19,8 +19,11 @@ from .errors import UserError
 from .grading import grade_many
 from .metrics import summarize
 from .progress import SampleProgress
-from .prompts import build_messages
 from .records import RecordStore, SampleRecord, write_json_atomic
+from .spec import PromptSpec, RunSpec
+
+__all__ = ["TASKS", "PromptSpec", "RunSpec", "check_manifest", "evaluate_task", "generate_records", "parse_tasks",
+           "spec_entries"]
 
 TASKS = {
     "gsm8k_len": "gsm8k",
@@ -30,16 +33,6 @@ TASKS = {
     "gaokao_len": "gaokao",
     "toy_len": "toy",
 }
-
-
-@dataclass(frozen=True)
-class PromptSpec:
-    system_prompt: str
-    user_template: str
-    suffix: str = ""  # method suffix, e.g. the fast-solving prompt
-
-    def messages(self, question: str) -> list[dict]:
-        return build_messages(question, self.system_prompt, self.user_template, self.suffix)
 
 
 def parse_tasks(tasks: str | Sequence[str]) -> list[str]:
@@ -64,8 +57,9 @@ def versions() -> dict:
     return out
 
 
-def check_manifest(path: Path, manifest: dict) -> None:
-    """Refuse to resume into a directory written with settings that change the numbers."""
+def check_manifest(path: Path, manifest: dict, write: bool = True) -> None:
+    """Refuse to resume into a directory written with settings that change the numbers (those of
+    ``manifest``: a part of one checks that part, as before the model loads), then write it."""
     import json
 
     if path.exists():
@@ -74,13 +68,16 @@ def check_manifest(path: Path, manifest: dict) -> None:
         if diff:
             raise UserError(f"{path}: written with different settings ({', '.join(diff)}); "
                             "use another output directory or delete it")
-    write_json_atomic(path, manifest)
+    if write:
+        write_json_atomic(path, manifest)
 
 
-def generate_records(engine: Engine, problems: Sequence[benchmarks.Problem], store: RecordStore,
-                     prompt: PromptSpec, sampling: Sampling, *, chunk: int = 64, keep_token_ids: bool = False,
-                     grade_workers: int | None = None, label: str = "") -> list[SampleRecord]:
-    """Generate ``sampling.n`` samples per problem into ``store``, skipping finished ones."""
+def generate_records(engine: Engine, problems: Sequence[benchmarks.Problem], store: RecordStore, spec: RunSpec, *,
+                     keep_token_ids: bool = False, grade_workers: int | None = None,
+                     label: str = "") -> list[SampleRecord]:
+    """Generate ``spec.sampling.n`` samples per problem into ``store``, skipping finished ones; chunk
+    c of ``spec.chunk`` problems samples with seed + c."""
+    prompt, sampling, chunk = spec.prompt, spec.sampling, spec.chunk
     ids = {p.id for p in problems}  # a stored record of another problem or sample is refused
     done = {r.key for r in store.load(ids, sampling.n)}
     with SampleProgress(label, total=len(problems) * sampling.n, done=len(done)) as bar:
@@ -106,24 +103,29 @@ def generate_records(engine: Engine, problems: Sequence[benchmarks.Problem], sto
     return store.load(ids, sampling.n)
 
 
-def evaluate_task(engine: Engine, task: str, out_dir: Path, prompt: PromptSpec, sampling: Sampling, *,
-                  limit: int | None = None, data_dir: str | None = None, model_name: str = "",
-                  method: str = "baseline", chunk: int = 64, grade_workers: int | None = None) -> dict:
-    """Evaluate one task into ``out_dir/task``; returns its summary (also written as summary.json)."""
+def spec_entries(spec: RunSpec, batch_size: int | None) -> dict:
+    """The entries of an evaluation manifest that ``spec`` decides (max tokens also at the top)."""
+    return {**spec.manifest(batch_size), "max_tokens": spec.sampling.max_tokens}
+
+
+def evaluate_task(engine: Engine, task: str, out_dir: Path, spec: RunSpec, *, limit: int | None = None,
+                  data_dir: str | None = None, model_name: str = "", method: str = "baseline",
+                  grade_workers: int | None = None) -> dict:
+    """Evaluate one task as ``spec`` says into ``out_dir/task``; returns its summary (also written
+    as summary.json)."""
     bench = TASKS[task]
     problems = benchmarks.load(bench, data_dir, limit)
     task_dir = out_dir / task
     manifest = {
         "task": task, "benchmark": bench, "model": engine.describe().get("model"), "model_name": model_name,
-        "method": method, "prompt": asdict(prompt), "sampling": asdict(sampling), "max_tokens": sampling.max_tokens,
-        "limit": limit, "n_problems": len(problems), "dataset_hash": benchmarks.dataset_hash(problems),
+        "method": method, **spec_entries(spec, getattr(engine, "batch_size", None)), "limit": limit, "n_problems": len(problems), "dataset_hash": benchmarks.dataset_hash(problems),
         "engine": engine.describe(), "versions": versions(),
     }
     if "thinking" in manifest["engine"]:  # budget forcing / nothink settings change the numbers
         manifest["thinking"] = manifest["engine"]["thinking"]
     check_manifest(task_dir / "manifest.json", manifest)
-    records = generate_records(engine, problems, RecordStore(task_dir / "samples.jsonl"), prompt, sampling,
-                               chunk=chunk, grade_workers=grade_workers, label=task)
+    records = generate_records(engine, problems, RecordStore(task_dir / "samples.jsonl"), spec,
+                               grade_workers=grade_workers, label=task)
     summary = summarize(records, gen_time_s=sum(r.wall_share_s for r in records), workers=grade_workers)
     summary["manifest"] = manifest
     write_json_atomic(task_dir / "summary.json", summary)

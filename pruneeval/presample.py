@@ -9,14 +9,14 @@ and refuses samples that do not give the same statistics."""
 from __future__ import annotations
 
 import random
-from dataclasses import asdict
 from pathlib import Path
 
 from . import benchmarks
-from .engines.base import Engine, Sampling
-from .evaluate import PromptSpec, check_manifest, generate_records, versions
+from .engines.base import Engine
+from .evaluate import check_manifest, generate_records, versions
 from .metrics import summarize
 from .records import RecordStore, SampleRecord, reference_stats, write_json_atomic
+from .spec import RunSpec
 
 
 def training_problems(benchmark: str, data_dir: str | None = None, limit: int | None = None,
@@ -30,21 +30,20 @@ def training_problems(benchmark: str, data_dir: str | None = None, limit: int | 
     return problems[:limit] if limit else problems
 
 
-def presample(engine: Engine, out_dir: Path, prompt: PromptSpec, *, benchmark: str, k: int, temperature: float,
-              top_p: float, max_tokens: int, limit: int | None = None, data_dir: str | None = None,
-              seed: int = 0, shuffle_seed: int = -1, model_name: str = "", chunk: int = 16) -> dict:
-    """Generate, grade and store K samples per problem into ``out_dir``; resumes a partial run."""
+def presample(engine: Engine, out_dir: Path, spec: RunSpec, *, benchmark: str, limit: int | None = None,
+              data_dir: str | None = None, shuffle_seed: int = -1, model_name: str = "") -> dict:
+    """Generate, grade and store ``spec.sampling.n`` (K) samples per problem into ``out_dir``;
+    resumes a partial run."""
     problems = training_problems(benchmark, data_dir, limit, shuffle_seed)
-    sampling = Sampling(n=k, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed)
     manifest = {
         "stage": "presample", "benchmark": benchmark, "model": engine.describe().get("model"),
-        "model_name": model_name, "prompt": asdict(prompt), "sampling": asdict(sampling), "limit": limit,
+        "model_name": model_name, **spec.manifest(getattr(engine, "batch_size", None)), "limit": limit,
         "shuffle_seed": shuffle_seed, "n_problems": len(problems), "dataset_hash": benchmarks.dataset_hash(problems),
         "engine": engine.describe(), "versions": versions(),
     }
     check_manifest(out_dir / "manifest.json", manifest)
-    records = generate_records(engine, problems, RecordStore(out_dir / "samples.jsonl"), prompt, sampling,
-                               chunk=chunk, keep_token_ids=True, label=f"presample {benchmark} x{k}")
+    records = generate_records(engine, problems, RecordStore(out_dir / "samples.jsonl"), spec, keep_token_ids=True,
+                               label=f"presample {benchmark} x{spec.sampling.n}")
     summary = summarize(records, gen_time_s=sum(r.wall_share_s for r in records))
     summary["manifest"] = manifest
     write_json_atomic(out_dir / "stats.json", reference_stats(records))

@@ -1,4 +1,6 @@
-"""``pruneeval run``: presample -> train -> evaluate reference and trained models -> leaderboard.
+"""``pruneeval run``: presample -> train -> evaluate reference and trained models -> leaderboard;
+and the stages ``pruneeval eval`` and ``pruneeval presample`` run alone (:func:`evaluate_model`,
+:func:`presample_model`), each built from the same run specs (:mod:`pruneeval.spec`).
 
 Layout of a run directory (every stage skipped when complete, resumed when partial):
   manifest.json            the settings that change numbers, per method its options and training settings
@@ -20,13 +22,12 @@ from rich.table import Table
 from rich.text import Text
 
 from . import benchmarks, presets
-from .engines import make_engine
-from .engines.base import Sampling
 from .errors import UserError
-from .evaluate import TASKS, PromptSpec, check_manifest, evaluate_task
-from .outputs import out_lock
+from .evaluate import TASKS, check_manifest, evaluate_task, parse_tasks, spec_entries
+from .outputs import STORE_FILES, check_out_dir, out_lock, path_part
 from .presample import presample
 from .records import write_json_atomic
+from .spec import EngineSpec, engine_options, engine_spec, eval_spec, presample_spec
 
 console = Console(stderr=True)
 
@@ -96,17 +97,14 @@ def print_settings(preset: presets.Preset, cfg: RunConfig) -> None:
 
 def _evaluate(engine, cfg: RunConfig, preset, method: str, suffix: str = "") -> dict:
     """Evaluate ``engine`` as ``method`` on every task (an inference-time method has wrapped it)."""
-    prompt = PromptSpec(preset.system_prompt, preset.user_template, suffix)
-    sampling = Sampling(temperature=preset.eval_temperature, top_p=preset.eval_top_p, max_tokens=preset.max_tokens,
-                        seed=cfg.seed)
-    return {t: evaluate_task(engine, t, cfg.out / "eval" / method, prompt, sampling, limit=cfg.eval_limit,
-                             data_dir=cfg.data_dir, model_name=preset.name, method=method,
-                             chunk=preset.batch_gen * 4) for t in cfg.tasks}
+    spec = eval_spec(preset, _engine_spec(cfg, preset), suffix=suffix, seed=cfg.seed)
+    return {t: evaluate_task(engine, t, cfg.out / "eval" / method, spec, limit=cfg.eval_limit,
+                             data_dir=cfg.data_dir, model_name=preset.name, method=method) for t in cfg.tasks}
 
 
-def _engine(cfg: RunConfig, path: str, preset):
-    return make_engine(cfg.engine, path, batch_size=preset.batch_gen, revision=preset.revision or None,
-                       trust_remote_code=cfg.trust_remote_code, **dict(cfg.engine_options))
+def _engine_spec(cfg: RunConfig, preset) -> EngineSpec:
+    return engine_spec(preset, cfg.engine, trust_remote_code=cfg.trust_remote_code,
+                       options=dict(cfg.engine_options), checked=True)
 
 
 def inference_engine(method, engine, preset):
@@ -148,6 +146,73 @@ def run(preset: presets.Preset, cfg: RunConfig) -> dict:
     benchmarks.check_available(needed, cfg.data_dir)
     with out_lock(cfg.out):  # one run writes a run directory at a time
         return _stages(preset, cfg, methods, trains)
+
+
+def evaluate_model(preset: presets.Preset, *, method: str = "baseline", method_opts: tuple[str, ...] = (),
+                   tasks: str | None = None, limit: int | None = None, out: Path | None = None,
+                   data_dir: Path | None = None, engine: str = "hf", engine_opts: dict | None = None, n: int = 1,
+                   seed: int = 0, trust_remote_code: bool = False) -> tuple[dict, Path]:
+    """``pruneeval eval``: evaluate the preset's model as a method that does not train; returns
+    ({task: summary}, out).  Every check comes before the model loads."""
+    from .trainers import get_method
+
+    m = get_method(method, **method_options(method, method_opts, preset, seed, strict=True))
+    if m.trains:
+        raise UserError(f"method {method!r} trains a model: `pruneeval train` (or `pruneeval run --method {method}`), "
+                        "then evaluate the trained model")
+    m.check(preset)
+    task_list = parse_tasks(tasks or preset.eval_tasks)
+    benchmarks.check_available([TASKS[t] for t in task_list], data_dir)  # fails before the model loads
+    espec = engine_spec(preset, engine, trust_remote_code=trust_remote_code, options=engine_opts)
+    spec = eval_spec(preset, espec, suffix=m.suffix, n=n, seed=seed)
+    presets.check_model(preset, hub=engine != "openai")
+    out = out or Path("runs") / ("eval-" + path_part(preset.name) + ("" if m.name == "baseline" else f"-{m.name}"))
+    check_out_dir(out, files=[f"{t}/{f}" for t in task_list for f in STORE_FILES])
+    for t in task_list:  # a resume with other sampling, chunk or batch size: refused before the model loads
+        check_manifest(out / t / "manifest.json", spec_entries(spec, espec.batch_size), write=False)
+    presets.warn_world_mismatch(preset, task_list)
+    with out_lock(out):
+        eng = inference_engine(m, espec.build(presets.model_path(preset)), preset)
+        return {t: evaluate_task(eng, t, out, spec, limit=limit, data_dir=data_dir, model_name=preset.name,
+                                 method=m.name) for t in task_list}, out
+
+
+def presample_model(preset: presets.Preset, *, out: Path | None = None, data_dir: Path | None = None,
+                    engine: str = "hf", engine_opts: dict | None = None, seed: int = 0,
+                    trust_remote_code: bool = False) -> tuple[dict, Path]:
+    """``pruneeval presample``: the preset's K samples per training problem; returns (summary, out)."""
+    benchmarks.check_available([preset.presample_benchmark], data_dir)  # fails before the model loads
+    espec = engine_spec(preset, engine, trust_remote_code=trust_remote_code, options=engine_opts)
+    presets.check_model(preset, hub=engine != "openai")
+    out = out or Path("runs") / f"presample-{path_part(preset.name)}"
+    check_out_dir(out, files=STORE_FILES)
+    check_manifest(out / "manifest.json", presample_spec(preset, espec, seed=seed).manifest(espec.batch_size),
+                   write=False)  # before the model loads
+    presets.warn_world_mismatch(preset, [preset.presample_benchmark])
+    with out_lock(out):
+        return _presample(espec.build(presets.model_path(preset)), out, preset, espec, data_dir, seed), out
+
+
+def _presample(engine, out: Path, preset: presets.Preset, espec: EngineSpec, data_dir, seed: int) -> dict:
+    return presample(engine, out, presample_spec(preset, espec, seed=seed), benchmark=preset.presample_benchmark,
+                     limit=preset.presample_limit or None, data_dir=data_dir, shuffle_seed=preset.presample_seed,
+                     model_name=preset.name)
+
+
+def run_command(preset: presets.Preset, *, methods: str, tasks: str | None = None, out: Path | None = None,
+                limit: int | None = None, data_dir: Path | None = None, engine: str = "hf",
+                engine_opts: dict | None = None, seed: int = 0, method_opts: tuple[str, ...] = (),
+                trust_remote_code: bool = False) -> dict:
+    """``pruneeval run``: the run settings of the command line's, checked, then :func:`run`."""
+    names = tuple(dict.fromkeys(m.strip() for m in methods.split(",") if m.strip()))
+    options = engine_options(engine, **(engine_opts or {}))
+    cfg = RunConfig(methods=names, tasks=tuple(parse_tasks(tasks or preset.eval_tasks)),
+                    out=out or Path("runs") / path_part(preset.name), eval_limit=limit,
+                    data_dir=str(data_dir) if data_dir else None, engine=engine, seed=seed,
+                    method_options=tuple(method_opts), trust_remote_code=trust_remote_code,
+                    engine_options=tuple(options.items()))
+    check_out_dir(cfg.out, files=["manifest.json"])
+    return run(preset, cfg)
 
 
 # TrainConfig fields that change no number (display, checkpoint cadence, permission to run code).
@@ -215,14 +280,10 @@ def _stages(preset: presets.Preset, cfg: RunConfig, methods: list, trains: bool)
     presets.warn_world_mismatch(preset, [*cfg.tasks, *([preset.presample_benchmark] if trains else [])])
     ref_path = presets.model_path(preset)  # the toy reasoner is built here on first use
     results: dict[str, dict] = {}
-    engine = _engine(cfg, ref_path, preset)
+    engine = _engine_spec(cfg, preset).build(ref_path)
     if trains:
         console.rule("presample")
-        presample(engine, cfg.out / "presample", PromptSpec(preset.system_prompt, preset.user_template),
-                  benchmark=preset.presample_benchmark, k=preset.k, temperature=preset.presample_temperature,
-                  top_p=preset.presample_top_p, max_tokens=preset.max_tokens, limit=preset.presample_limit or None,
-                  data_dir=cfg.data_dir, seed=cfg.seed, shuffle_seed=preset.presample_seed, model_name=preset.name,
-                  chunk=max(1, preset.batch_gen // 2))
+        _presample(engine, cfg.out / "presample", preset, _engine_spec(cfg, preset), cfg.data_dir, cfg.seed)
     console.rule("evaluate the reference model")
     results["baseline"] = _evaluate(engine, cfg, preset, "baseline")
     for m in methods:
@@ -237,7 +298,7 @@ def _stages(preset: presets.Preset, cfg: RunConfig, methods: list, trains: bool)
                                              trust_remote_code=cfg.trust_remote_code)
         model_dir = train_launched(m, ref_path, cfg.out / "presample", train_cfg, cfg.out / "train" / m.name)
         console.rule(f"evaluate {m.name}")
-        engine = _engine(cfg, str(model_dir), preset)
+        engine = _engine_spec(cfg, preset).build(str(model_dir))
         results[m.name] = _evaluate(engine, cfg, preset, m.name)
         _release(engine)
         del engine

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Sequence
 
 from . import presets
-from .engines.base import Sampling
 from .errors import UserError
-from .evaluate import PromptSpec, evaluate_task
+from .evaluate import evaluate_task
 from .records import read_json_object, write_atomic, write_json_atomic
+from .spec import EngineSpec, engine_spec, eval_spec
 from .trainers.thinking import Budget
 
 KINDS = {"budget": "budget forcing", "cut": "max-tokens cut (control)"}
@@ -75,30 +75,52 @@ def method_label(curve: Curve, kind: str, budget: int) -> str:
     return name if curve.label == "baseline" else f"{curve.label}+{name}"
 
 
-def run_sweep(preset: presets.Preset, curve_list: Sequence[Curve], budgets: Sequence[int], tasks: Sequence[str],
-              out: Path, make_engine, *, answer_budget: int = 32, limit: int | None = None,
-              data_dir: str | None = None, seed: int = 0) -> dict:
-    """Evaluate every (curve, kind, budget, task) into ``out``; returns ``collect(out)``.
+def sweep_model(preset: presets.Preset, *, budgets: str, method: str = "budget", tasks: str | None = None,
+                limit: int | None = None, answer_budget: int = 32, out: Path | None = None,
+                data_dir: Path | None = None, engine: str = "hf", engine_opts: dict | None = None, seed: int = 0,
+                trust_remote_code: bool = False) -> tuple[dict, Path, list[int]]:
+    """``pruneeval sweep``: every check before a model loads, then :func:`run_sweep`; returns
+    (the sweep, out, the budgets)."""
+    from . import benchmarks
+    from .evaluate import TASKS, parse_tasks
+    from .outputs import check_out_dir, out_lock, path_part
 
-    ``make_engine(model_path)`` builds the engine of one model; each model is loaded once."""
-    prompt = PromptSpec(preset.system_prompt, preset.user_template)
+    budget_list = parse_budgets(budgets)
+    curve_list = curves(method, preset)
+    if any("budget" in c.kinds for c in curve_list):
+        Budget().check(preset)
+    task_list = parse_tasks(tasks or preset.eval_tasks)
+    benchmarks.check_available([TASKS[t] for t in task_list], data_dir)
+    espec = engine_spec(preset, engine, trust_remote_code=trust_remote_code, options=engine_opts)
+    presets.check_model(preset, hub=engine != "openai")
+    out = out or Path("runs") / f"sweep-{path_part(preset.name)}"
+    check_out_dir(out, files=["sweep.json", "sweep.md", "sweep.png"])
+    presets.warn_world_mismatch(preset, task_list)
+    with out_lock(out):
+        result = run_sweep(preset, curve_list, budget_list, task_list, out, espec, answer_budget=answer_budget,
+                           limit=limit, data_dir=data_dir, seed=seed)
+    return result, out, budget_list
+
+
+def run_sweep(preset: presets.Preset, curve_list: Sequence[Curve], budgets: Sequence[int], tasks: Sequence[str],
+              out: Path, espec: EngineSpec, *, answer_budget: int = 32, limit: int | None = None,
+              data_dir: str | None = None, seed: int = 0) -> dict:
+    """Evaluate every (curve, kind, budget, task) into ``out``; returns ``collect(out)``.  Each
+    model is loaded once, as ``espec`` says."""
     for curve in curve_list:
-        engine = make_engine(curve.model or presets.model_path(preset))
+        engine = espec.build(curve.model or presets.model_path(preset))
         try:
             for b in budgets:
                 for kind in curve.kinds:
-                    if kind == "budget":
+                    if kind == "budget":  # thinking cut at b, then at most answer_budget more
                         eng = Budget(budget=b, answer_budget=answer_budget).wrap(engine, preset)
-                        sampling = Sampling(temperature=preset.eval_temperature, top_p=preset.eval_top_p,
-                                            max_tokens=max(preset.max_tokens, b + 1), seed=seed)
+                        spec = eval_spec(preset, espec, max_tokens=max(preset.max_tokens, b + 1), seed=seed)
                     else:
-                        eng, sampling = engine, Sampling(temperature=preset.eval_temperature,
-                                                         top_p=preset.eval_top_p, max_tokens=b, seed=seed)
+                        eng, spec = engine, eval_spec(preset, espec, max_tokens=b, seed=seed)
                     name = method_label(curve, kind, b)
                     for t in tasks:
-                        evaluate_task(eng, t, out / curve.label / f"{kind}@{b}", prompt, sampling, limit=limit,
-                                      data_dir=data_dir, model_name=preset.name, method=name,
-                                      chunk=preset.batch_gen * 4)
+                        evaluate_task(eng, t, out / curve.label / f"{kind}@{b}", spec, limit=limit,
+                                      data_dir=data_dir, model_name=preset.name, method=name)
         finally:
             close = getattr(engine, "close", None)
             if close is not None:

@@ -12,6 +12,7 @@ import typer.main
 from typer.main import get_command_name
 
 from pruneeval.cli import app, main
+from pruneeval.spec import EngineSpec
 
 
 def _files(tmp_path):
@@ -140,6 +141,31 @@ def test_resume_with_other_settings_is_refused_and_keeps_the_results(tiny_model,
     assert exit_.value.code == 2
     assert "written with different settings" in err and "max_tokens" in err
     assert samples.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", [["eval", "--tasks", "gsm8k_len", "--limit", "4"],
+                                     ["presample", "-b", "gsm8k", "--k", "2", "--limit", "3"]], ids=lambda c: c[0])
+def test_resume_with_another_batch_size_is_refused_and_the_same_resumes(command, tiny_model, tmp_path, data_dir,
+                                                                         capsys, monkeypatch):
+    """The batch size sets the chunks, and so the seeds (and, for the hf engine, the padding) of the
+    samples: a resume with another is refused, greedy too, before the model loads or anything is
+    written."""
+    monkeypatch.setenv("PRUNEEVAL_DATA_DIR", str(data_dir))
+    args = [*command, "--model", str(tiny_model), "--max-tokens", "4", "--out", str(tmp_path)]
+    main([*args, "--batch-size", "2"])
+    store = tmp_path / ("gsm8k_len" if command[0] == "eval" else "") / "samples.jsonl"
+    full = store.read_text().splitlines(keepends=True)
+    store.write_text("".join(full[:2]))  # as a run killed after its first samples leaves it
+    written = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    with monkeypatch.context() as patch, pytest.raises(SystemExit) as exit_:
+        patch.setattr(EngineSpec, "build", lambda *a: pytest.fail("refused only after the model loaded"))
+        main([*args, "--batch-size", "3"])
+    err = _error_line(capsys.readouterr().err)
+    assert exit_.value.code == 2 and "written with different settings" in err and "batch_size" in err, err
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == written
+    main([*args, "--batch-size", "2"])
+    assert store.read_text().splitlines(keepends=True)[:2] == full[:2] and len(store.read_text().splitlines()) == len(full)
 
 
 def test_corrupt_record_in_the_middle_is_named_by_file_and_line(tiny_model, tmp_path, data_dir, capsys, monkeypatch):

@@ -243,14 +243,14 @@ def test_greedy_hf_vllm_and_openai_agree(toy_model_dir, server):
 def test_eval_task_through_the_server(toy_model_dir, server, tmp_path):
     from vllm_server import assert_same_records
 
-    from pruneeval.evaluate import PromptSpec, evaluate_task
+    from pruneeval.evaluate import PromptSpec, RunSpec, evaluate_task
     from pruneeval.records import RecordStore
 
     e = make_engine("openai", str(toy_model_dir), base_url=server, concurrency=4)
     hf = make_engine("hf", str(toy_model_dir), batch_size=8)
-    prompt, s = PromptSpec("", "{question}"), Sampling(max_tokens=256)
-    summary = evaluate_task(e, "toy_len", tmp_path / "api", prompt, s, limit=8, model_name="toy", grade_workers=1)
-    evaluate_task(hf, "toy_len", tmp_path / "hf", prompt, s, limit=8, model_name="toy", grade_workers=1)
+    spec = RunSpec(PromptSpec("", "{question}"), Sampling(max_tokens=256))
+    summary = evaluate_task(e, "toy_len", tmp_path / "api", spec, limit=8, model_name="toy", grade_workers=1)
+    evaluate_task(hf, "toy_len", tmp_path / "hf", spec, limit=8, model_name="toy", grade_workers=1)
     records, ref = (RecordStore(tmp_path / d / "toy_len" / "samples.jsonl").load() for d in ("api", "hf"))
     assert len(records) == 8 and all(r.n_tokens > 0 and r.latency_s > 0 for r in records)
     assert summary["manifest"]["engine"]["engine"] == "openai"

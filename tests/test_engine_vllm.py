@@ -21,7 +21,7 @@ from vllm_server import NUMERIC_TIE, agreement, assert_same_records  # noqa: E40
 from pruneeval import presets  # noqa: E402
 from pruneeval.benchmarks import load  # noqa: E402
 from pruneeval.engines import Sampling, make_engine  # noqa: E402
-from pruneeval.evaluate import PromptSpec, evaluate_task  # noqa: E402
+from pruneeval.evaluate import PromptSpec, RunSpec, evaluate_task  # noqa: E402
 from pruneeval.presample import presample  # noqa: E402
 from pruneeval.records import RecordStore  # noqa: E402
 
@@ -89,9 +89,9 @@ def test_greedy_equals_hf_and_counts_are_exact(engine, hf):
 
 def test_eval_task_through_vllm(engine, hf, tmp_path):
     s = Sampling(max_tokens=PRESET.max_tokens)
-    summary = evaluate_task(engine, "toy_len", tmp_path / "vllm", PROMPT, s, limit=8, model_name="toy",
+    summary = evaluate_task(engine, "toy_len", tmp_path / "vllm", RunSpec(PROMPT, s), limit=8, model_name="toy",
                             grade_workers=1)
-    evaluate_task(hf, "toy_len", tmp_path / "hf", PROMPT, s, limit=8, model_name="toy", grade_workers=1)
+    evaluate_task(hf, "toy_len", tmp_path / "hf", RunSpec(PROMPT, s), limit=8, model_name="toy", grade_workers=1)
     records, ref = (RecordStore(tmp_path / d / "toy_len" / "samples.jsonl").load() for d in ("vllm", "hf"))
     assert len(records) == 8 and all(r.n_tokens > 0 and r.latency_s > 0 for r in records)
     assert summary["manifest"]["engine"]["engine"] == "vllm"
@@ -107,8 +107,8 @@ def test_presample_sends_one_request_with_n_per_problem(engine, tmp_path, monkey
         return real(prompts, params, **kw)
 
     monkeypatch.setattr(engine.llm, "generate", spy)
-    presample(engine, tmp_path, PROMPT, benchmark="toy_train", k=4, temperature=0.7, top_p=1.0, max_tokens=MAX,
-              limit=6, seed=0, model_name="toy")
+    spec = RunSpec(PROMPT, Sampling(n=4, temperature=0.7, top_p=1.0, max_tokens=MAX, seed=0), chunk=16)
+    presample(engine, tmp_path, spec, benchmark="toy_train", limit=6, model_name="toy")
     records = RecordStore(tmp_path / "samples.jsonl").load()
     assert len(records) == 24 and all(r.n_tokens == len(r.token_ids) for r in records)
     assert calls and all(ns == [4] * n for n, ns in calls) and sum(n for n, _ in calls) == 6

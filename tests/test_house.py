@@ -29,7 +29,6 @@ LONG_FILES = {
                         "with their help text (about 190 lines of option declarations), and main's error handling",
 }
 LONG_FUNCTIONS = {
-    "pruneeval/cli.py::eval_cmd": "typer declares its 22 options as parameters: a 27-line signature before the body",
     "pruneeval/report/plots.py::length_accuracy_figure": "draws the three panels of one figure in turn (Table 1 bars, "
                                                          "the difficulty split, per-problem scatters), mostly matplotlib "
                                                          "styling calls",

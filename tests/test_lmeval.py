@@ -20,7 +20,7 @@ from lm_eval.tasks._yaml_loader import load_yaml
 from pruneeval import presets
 from pruneeval.engines import Completion, Sampling, make_engine
 from pruneeval.errors import UserError
-from pruneeval.evaluate import TASKS, PromptSpec, evaluate_task
+from pruneeval.evaluate import TASKS, PromptSpec, RunSpec, evaluate_task
 from pruneeval.grading import grade
 from pruneeval.lmeval import HFLen, run_lm_eval, stop_at
 from pruneeval.lmeval_cli import _peek
@@ -304,8 +304,8 @@ def test_lm_eval_path_equals_pruneeval_eval(hf_len_run, tiny_model, data_dir, tm
     engine = make_engine("hf", str(tiny_model), batch_size=8)
     p = presets.by_name(PAPER)
     for task in GROUP:
-        evaluate_task(engine, task, tmp_path, PromptSpec(p.system_prompt, p.user_template),
-                      Sampling(max_tokens=MAX), limit=3, data_dir=data_dir, grade_workers=1)
+        spec = RunSpec(PromptSpec(p.system_prompt, p.user_template), Sampling(max_tokens=MAX))
+        evaluate_task(engine, task, tmp_path, spec, limit=3, data_dir=data_dir, grade_workers=1)
         records = RecordStore(tmp_path / task / "samples.jsonl").load()
         assert [s["doc"]["id"] for s in samples[task]] == [r.problem_id for r in records]
         for s, r in zip(samples[task], records):

@@ -33,15 +33,15 @@ class Preset:
     user_template: str = option("Solve the problem: {question}", "user turn; {question} is replaced")
     max_tokens: int = option(8192, "max generated tokens (evaluation and presampling)")
     eval_temperature: float = option(0.0, "evaluation temperature (0 = greedy)")
-    eval_top_p: float = option(1.0, "evaluation top-p")
-    eval_tasks: str = option("gsm8k_len,math_len,gaokao_len", "default eval tasks (comma list)")
+    eval_top_p: float = option(1.0, "evaluation top-p: nucleus sampling mass, in (0, 1]")
+    eval_tasks: str = option("gsm8k_len,math_len,gaokao_len", "eval tasks, a comma list (e.g. gsm8k_len,math_len,gaokao_len)")
     presample_benchmark: str = option("math_train", "training problems for presampling")
     presample_limit: int = option(5000, "number of training problems (0 = all)")
     presample_seed: int = option(42, "shuffle the training problems with this seed before taking presample_limit "
                                  "(the official code: 42); -1 = file order")
     k: int = option(16, "samples per training problem (K)")
     presample_temperature: float = option(0.5, "presampling temperature")
-    presample_top_p: float = option(0.8, "presampling top-p")
+    presample_top_p: float = option(0.8, "presampling top-p: nucleus sampling mass, in (0, 1]")
     finetune: str = option("full", "full | freeze:N (train the last N layers) | lora:R")
     lr: float = option(2e-7, "peak learning rate")
     lam: float = option(2.0, "O1-Pruner lambda: weight of the accuracy term")
@@ -57,7 +57,8 @@ class Preset:
     per_method: dict = field(default_factory=dict, metadata={"help": (
         "training settings of one method that differ from the above: {method: {key: value}}, keys "
         + ", ".join(PER_METHOD_KEYS) + "; a command-line value applies to every method")})
-    batch_gen: int = option(8, "prompts per generation batch (HF engine)")
+    batch_gen: int = option(8, "prompts per generation batch (vllm, openai: per call); it sets the "
+                                  "chunks, and so the seeds, of sampling")
     think_end: str = option("", "text that ends the thinking (e.g. </think>); empty: no thinking markers, "
                             "so no budget forcing")
     budget_force: str = option("", "text appended when the thinking budget runs out: the end-of-thinking "
