@@ -230,35 +230,13 @@ def train_cmd(
 ):
     """Fine-tune a model with a method on presampled records; writes OUT/model."""
     from . import presets
-    from .presample import load_presample
-    from .run import method_options
+    from .run import train_model
 
     p = presets.resolve(model).override(finetune=finetune, lr=lr, epochs=epochs, batch_size=batch_size,
                                         micro_batch_size=micro_batch_size, train_dtype=dtype,
                                         **launch_settings(launcher, num_processes))
-    presets.check_model(p)  # before torch is imported: an unreachable hub fails in seconds
-    from .trainers import TrainConfig, get_method, train_launched
-
-    m = get_method(method, **method_options(method, tuple(opt), p, seed, strict=True))
-    if not m.trains:
-        raise UserError(f"method {method!r} does not train; use `pruneeval run --method {method}`")
-    path = presets.model_path(p)
-    try:  # its config first: a missing model or unallowed code is one clear line, not a traceback
-        from transformers import AutoConfig
-
-        AutoConfig.from_pretrained(path, revision=p.revision or None, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError) as e:
-        from .engines import load_error
-
-        raise load_error(path, e) from e
-    load_presample(presample_dir)  # checked before anything trains
-    out = out or Path("runs") / f"train-{path_part(p.name)}-{method}"
-    check_out_dir(out)
-    extra = {"save_steps": save_steps} if save_steps else {}
-    cfg = TrainConfig.from_preset(p, m.name, seed=seed, progress=sys.stderr.isatty(),
-                                  trust_remote_code=trust_remote_code, **extra)
-    with out_lock(out):
-        typer.echo(str(train_launched(m, path, presample_dir, cfg, out)))
+    typer.echo(str(train_model(p, method=method, method_opts=tuple(opt), presample_dir=presample_dir, out=out,
+                               save_steps=save_steps, seed=seed, trust_remote_code=trust_remote_code)))
 
 
 @app.command("run")

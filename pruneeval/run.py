@@ -199,6 +199,38 @@ def _presample(engine, out: Path, preset: presets.Preset, espec: EngineSpec, dat
                      model_name=preset.name)
 
 
+def train_model(preset: presets.Preset, *, method: str, method_opts: tuple[str, ...] = (), presample_dir: Path,
+                out: Path | None = None, save_steps: int | None = None, seed: int = 0,
+                trust_remote_code: bool = False) -> Path:
+    """``pruneeval train``: fine-tune the preset's model with ``method`` on a presample directory, on the
+    processes its launcher says; returns ``OUT/model``.  Every check comes before training, the
+    model's first, before torch is imported: an unreachable hub fails in seconds."""
+    presets.check_model(preset)
+    from .presample import load_presample
+    from .trainers import TrainConfig, get_method, train_launched
+
+    m = get_method(method, **method_options(method, method_opts, preset, seed, strict=True))
+    if not m.trains:
+        raise UserError(f"method {method!r} does not train; use `pruneeval run --method {method}`")
+    path = presets.model_path(preset)
+    try:  # its config first: a missing model or unallowed code is one clear line, not a traceback
+        from transformers import AutoConfig
+
+        AutoConfig.from_pretrained(path, revision=preset.revision or None, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as e:
+        from .engines import load_error
+
+        raise load_error(path, e) from e
+    load_presample(presample_dir)  # checked before anything trains
+    out = out or Path("runs") / f"train-{path_part(preset.name)}-{method}"
+    check_out_dir(out)
+    extra = {"save_steps": save_steps} if save_steps else {}
+    cfg = TrainConfig.from_preset(preset, m.name, seed=seed, progress=sys.stderr.isatty(),
+                                  trust_remote_code=trust_remote_code, **extra)
+    with out_lock(out):
+        return train_launched(m, path, presample_dir, cfg, out)
+
+
 def run_command(preset: presets.Preset, *, methods: str, tasks: str | None = None, out: Path | None = None,
                 limit: int | None = None, data_dir: Path | None = None, engine: str = "hf",
                 engine_opts: dict | None = None, seed: int = 0, method_opts: tuple[str, ...] = (),
