@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from .base import Method, TrainConfig, train
+from .method import Method
 
 METHODS = {
     "baseline": "pruneeval.trainers.baseline:Baseline",
@@ -39,6 +39,15 @@ def get_method(name: str, **options) -> Method:
             raise UserError(f"method {name!r}: expected {base}@TOKENS, a whole number")
         options = {**options, key: int(value)}
     return method(**options)
+
+
+def __getattr__(name: str):
+    """``TrainConfig`` and ``train`` from :mod:`.base`, imported (with torch) on first use."""
+    if name in ("TrainConfig", "train"):
+        from . import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def train_launched(*args, **kwargs):

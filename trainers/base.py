@@ -14,7 +14,6 @@ import pickle
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import ClassVar
 
 import torch
 
@@ -23,6 +22,7 @@ from pruneeval.options import option
 from pruneeval.records import write_json_atomic
 
 from .batches import Collator, SortedBatchSampler, main_ids
+from .method import Method
 from .model_setup import fp32_master_weights, parse_finetune, save_model, setup_model
 from .reference import REFERENCE_FILE, reference_pass
 
@@ -93,44 +93,6 @@ class TrainConfig:
 def visible_gpus() -> int:
     """CUDA devices this process sees (at least 1): the default number of training processes."""
     return max(1, torch.cuda.device_count())
-
-
-# ---------------------------------------------------------------- methods
-
-@dataclass(frozen=True)
-class NoOptions:
-    pass
-
-
-class Method:
-    """A method: options (``Config``); one that ``trains`` has ``build`` (records -> examples) and
-    ``loss``, one that does not runs at inference time through ``suffix``, ``check`` and ``wrap``.
-
-    Set ``needs_ref_logprobs`` to get ``<prefix>ref_logprobs`` (per-token log-probs of the frozen
-    starting model, aligned with ``<prefix>labels``) attached to every example before training."""
-
-    name: ClassVar[str] = ""
-    trains: ClassVar[bool] = True
-    suffix: str = ""  # appended to the user turn of every prompt (inference-time methods; tale's per instance)
-    at_option: ClassVar[str | None] = None  # the option NAME@VALUE sets (budget@256: budget=256)
-    needs_ref_logprobs: ClassVar[bool] = False
-    Config: ClassVar[type] = NoOptions
-
-    def __init__(self, config=None, **options):
-        self.config = config if config is not None else self.Config(**options)
-
-    def check(self, preset) -> None:
-        """Refuse a model ``preset`` this method cannot run on (a UserError); none by default."""
-
-    def wrap(self, engine, preset):
-        """``engine`` as this method generates with it; itself by default."""
-        return engine
-
-    def build(self, records: list, tokenizer, train: TrainConfig) -> list[dict]:
-        raise NotImplementedError
-
-    def loss(self, model, batch: dict) -> torch.Tensor:
-        raise NotImplementedError
 
 
 # ---------------------------------------------------------------- the one training loop

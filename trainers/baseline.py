@@ -1,6 +1,6 @@
 """``baseline``: the reference model itself, no training (the row every AES is measured against)."""
 
-from .base import Method
+from .method import Method
 
 
 class Baseline(Method):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pruneeval.errors import UserError
 from pruneeval.prompts import DRAFT_SUFFIX, FAST_SOLVING_SUFFIX, TALE_SUFFIX
 
-from .base import Method
+from .method import Method
 
 
 class Prompt(Method):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pruneeval.engines.thinking import ThinkingEngine
 from pruneeval.errors import UserError
 
-from .base import Method
+from .method import Method
 
 
 @dataclass(frozen=True)
