@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 
+from .config import TrainConfig
 from .method import Method
 
 METHODS = {
@@ -17,6 +18,9 @@ METHODS = {
     "dpo": "pruneeval.trainers.dpo:DPO",
     "o1pruner": "pruneeval.trainers.o1pruner:O1Pruner",
 }
+# The training entry points, imported (with torch) on first use: reading a method's options and
+# checks, or a TrainConfig, loads no torch.
+ENTRY_POINTS = {"train": "pruneeval.trainers.base", "train_launched": "pruneeval.trainers.launch"}
 
 
 def get_method(name: str, **options) -> Method:
@@ -42,19 +46,9 @@ def get_method(name: str, **options) -> Method:
 
 
 def __getattr__(name: str):
-    """``TrainConfig`` and ``train`` from :mod:`.base`, imported (with torch) on first use."""
-    if name in ("TrainConfig", "train"):
-        from . import base
-
-        return getattr(base, name)
+    if name in ENTRY_POINTS:
+        return getattr(importlib.import_module(ENTRY_POINTS[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def train_launched(*args, **kwargs):
-    """:func:`.launch.train_launched` (imported on first use)."""
-    from .launch import train_launched
-
-    return train_launched(*args, **kwargs)
 
 
 __all__ = ["METHODS", "Method", "TrainConfig", "get_method", "train", "train_launched"]

@@ -12,87 +12,22 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from pruneeval.errors import UserError
-from pruneeval.options import option
 from pruneeval.records import write_json_atomic
 
 from .batches import Collator, SortedBatchSampler, main_ids
+from .config import TrainConfig
 from .method import Method
-from .model_setup import fp32_master_weights, parse_finetune, save_model, setup_model
+from .model_setup import fp32_master_weights, save_model, setup_model
 from .reference import REFERENCE_FILE, reference_pass
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
-LAUNCHERS = ("", "ddp", "fsdp", "deepspeed-zero3")  # "": one process, in the calling one
 ZERO3_CONFIG = Path(__file__).with_name("zero3.json")
 LOG_FILE = "log_history.json"  # the Trainer's logged loss, learning rate and grad norm per logging step
 RUN_FILE = "training.json"  # how it ran: processes, accelerate's distributed type, steps, the TrainConfig
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    lr: float = option(1e-5, "peak learning rate")
-    epochs: float = option(1.0, "passes over the training examples")
-    micro_batch_size: int = option(1, "per-device batch size")
-    grad_accum: int = option(1, "gradient accumulation steps")
-    warmup_ratio: float = option(0.1, "share of steps spent warming up")
-    scheduler: str = option("cosine", "learning-rate schedule (a transformers scheduler name)")
-    optim: str = option("adamw_torch", "optimizer (a transformers optim name)")
-    weight_decay: float = option(0.0, "AdamW weight decay")
-    max_grad_norm: float = option(1.0, "gradient clipping norm")
-    seed: int = option(0, "seed for data order and initialisation (LoRA)")
-    max_length: int = option(8192, "examples are cut to this many tokens (prompt + response)")
-    finetune: str = option("full", "full | freeze:N (train the last N layers) | lora:R")
-    dtype: str = option("float32", "compute dtype: float32 | bfloat16 (bf16 autocast over fp32 master weights)")
-    gradient_checkpointing: bool = option(False, "recompute activations to save memory")
-    save_steps: int = option(200, "checkpoint every N optimizer steps (for resume after a kill)")
-    logging_steps: int = option(2, "log the loss every N steps (as the official configs; OUT/log_history.json)")
-    max_steps: int = option(-1, "stop after N optimizer steps (-1 = run the epochs)")
-    launcher: str = option("", "how the training processes share the work: ddp | fsdp | deepspeed-zero3; "
-                           "empty = one process, in the calling one")
-    num_processes: int = option(1, "training processes (one per GPU): the effective batch is micro x "
-                                "accumulation x processes")
-    sort_micro_batches: bool = option(False, "sort each random optimizer batch by length before cutting it into "
-                                  "micro-batches: less padding, the same batches")
-    ref_batch_size: int = option(8, "batch size for precomputing reference log-probs")
-    progress: bool = option(True, "show transformers' progress bar")
-    trust_remote_code: bool = option(False, "allow code from the model repository to run")
-    revision: str = option("", "hub revision of the starting model (empty = the default branch)")
-
-    def __post_init__(self):
-        parse_finetune(self.finetune)
-        if self.dtype not in DTYPES:
-            raise UserError(f"dtype {self.dtype!r}: expected one of {', '.join(DTYPES)}")
-        if self.launcher not in LAUNCHERS:
-            raise UserError(f"launcher {self.launcher!r}: expected one of {', '.join(LAUNCHERS[1:])}")
-        if self.num_processes < 1:
-            raise UserError(f"num_processes {self.num_processes}: expected 1 or more")
-
-    @classmethod
-    def from_preset(cls, preset, method: str = "", **overrides) -> "TrainConfig":
-        """The training settings of a model preset for ``method`` (its ``per_method`` entry over the
-        preset's own): effective batch = micro x accumulation x processes."""
-        processes = overrides.pop("num_processes", None) or preset.num_processes or visible_gpus()
-        accum = max(1, preset.batch_size // (preset.micro_batch_size * processes))
-        values = dict(lr=preset.lr, epochs=preset.epochs, micro_batch_size=preset.micro_batch_size,
-                      grad_accum=accum, warmup_ratio=preset.warmup_ratio, finetune=preset.finetune,
-                      max_length=preset.max_length, max_grad_norm=preset.max_grad_norm,
-                      revision=preset.revision or "", dtype=preset.train_dtype,
-                      gradient_checkpointing=preset.gradient_checkpointing, num_processes=processes,
-                      launcher=preset.launcher)
-        values = {**values, **preset.per_method.get(method, {}), **overrides}
-        if processes > 1 and not values["launcher"]:
-            values["launcher"] = "ddp"
-        return cls(**values)
-
-
-def visible_gpus() -> int:
-    """CUDA devices this process sees (at least 1): the default number of training processes."""
-    return max(1, torch.cuda.device_count())
 
 
 # ---------------------------------------------------------------- the one training loop
@@ -210,7 +145,7 @@ def train(method: Method, model_path: str | os.PathLike, records: list, config: 
     hub = {"revision": config.revision or None, "trust_remote_code": config.trust_remote_code}
     tokenizer = AutoTokenizer.from_pretrained(model_path, **hub)
     try:  # in the compute dtype (bf16 checkpoints load as stored); trained parameters are widened below
-        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=DTYPES[config.dtype], **hub)
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, config.dtype), **hub)
     except pickle.UnpicklingError as e:
         from pruneeval.engines import load_error
 

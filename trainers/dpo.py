@@ -13,8 +13,9 @@ import torch.nn.functional as F
 
 from pruneeval.records import by_problem
 
-from .base import Method, TrainConfig
 from .batches import encode_records, response_mask, sequence_logprobs
+from .config import TrainConfig
+from .method import Method
 from .sft import shortest_correct
 
 

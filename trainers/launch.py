@@ -22,7 +22,9 @@ from pathlib import Path
 
 from pruneeval.errors import UserError
 
-from .base import Method, TrainConfig, train
+from .base import train
+from .config import TrainConfig
+from .method import Method
 
 SPEC_FILE = "launch.json"
 

@@ -10,6 +10,8 @@ import torch
 
 from pruneeval.errors import UserError
 
+from .config import parse_finetune
+
 
 def _layers(model) -> torch.nn.ModuleList:
     n = model.config.num_hidden_layers
@@ -49,14 +51,6 @@ def setup_model(model, mode: str, seed: int = 0):
     config = peft.LoraConfig(r=n, lora_alpha=2 * n, lora_dropout=0.0, target_modules="all-linear",
                              task_type="CAUSAL_LM")
     return peft.get_peft_model(model, config)
-
-
-def parse_finetune(mode: str) -> tuple[str, int]:
-    """``"full"`` -> ("full", 0); ``"freeze:N"`` / ``"lora:R"`` -> (kind, N >= 1); else a UserError."""
-    kind, _, arg = mode.partition(":")
-    if (kind == "full" and not arg) or (kind in ("freeze", "lora") and arg.isdigit() and int(arg) > 0):
-        return kind, int(arg or 0)
-    raise UserError(f"finetune mode {mode!r}: expected full, freeze:N or lora:R (N, R >= 1)")
 
 
 def save_model(model, tokenizer, out_dir: str | os.PathLike, adapter_dir: str | os.PathLike | None = None) -> Path:

@@ -20,8 +20,9 @@ from pruneeval.errors import UserError
 from pruneeval.options import option
 from pruneeval.records import by_problem, reference_stats
 
-from .base import Method, TrainConfig
 from .batches import encode_records, response_mask, sequence_logprobs
+from .config import TrainConfig
+from .method import Method
 
 
 @dataclass(frozen=True)

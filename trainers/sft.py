@@ -13,8 +13,9 @@ import torch
 
 from pruneeval.records import by_problem
 
-from .base import Method, TrainConfig
 from .batches import IGNORE, encode_records, response_mask, sequence_logprobs
+from .config import TrainConfig
+from .method import Method
 
 # A result: the number after "= " that ends a step, or the content of \boxed{...}.
 RESULT = re.compile(r"(?<== )-?\d+(?=[.,\n]|$)|(?<=\\boxed\{)[^}]*(?=\})")

@@ -29,8 +29,8 @@ def main(argv: list[str]) -> int:
     from pruneeval.presample import load_presample
     from pruneeval.records import read_json_object
 
-    from . import get_method
-    from .base import TrainConfig, train
+    from . import TrainConfig, get_method
+    from .base import train
 
     try:
         spec_path = Path(argv[0])
