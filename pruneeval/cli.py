@@ -9,10 +9,11 @@ from typing import List, Optional
 
 import typer
 
+from .cli_options import (DATA_DIR, DTYPE, ENGINE, EPOCHS, FINETUNE, GEN_BATCH, LAUNCHER, LIMIT, LR, MAX_TOKENS,
+                          MODEL, OPTS, PRESET, PROCESSES, SAVE_STEPS, SEED, TASKS, TRUST, check_temperature,
+                          check_top_p, launch_settings, preset_option, with_engine_options)
 from .errors import UserError, first_line, one_line
-from .options import field_help
-from .outputs import check_out_dir, check_out_file, out_lock, path_part
-from .presets import Preset
+from .outputs import check_out_dir, check_out_file, out_lock
 
 # Plain (click) help: typer 0.29's rich panels print a value placeholder (`--debug <bool>`) on every
 # switch; click's own formatter shows one only for options that take a value.  -h is --help.
@@ -29,76 +30,13 @@ app.add_typer(tasks_app, name="tasks")
 STATE = {"debug": False}
 
 
-def preset_option(key: str, *flags: str, note: str = "default: the preset's", **kw):
-    """An option that overrides the preset field ``key``: its help is the field's (written once, in
-    pruneeval/presets), then ``note``."""
-    return typer.Option(None, *flags, help=f"{field_help(Preset, key)} ({note})" if note else field_help(Preset, key),
-                        **kw)
-
-
-def _top_p(value: float | None) -> float | None:
-    if value is not None and not 0 < value <= 1:
-        raise typer.BadParameter(f"{value} is not in the range 0<x<=1.")
-    return value
-
-
-def _temperature(value: float | None) -> float | None:
-    if value is not None and not 0 <= value < float("inf"):
-        raise typer.BadParameter(f"{value} is not in the range x>=0.")
-    return value
-
-
-MODEL = typer.Option(None, "--model", "-m", help="preset name, hub id or local model dir (default: the toy reasoner)")
-PRESET = typer.Option(None, "--preset", help="settings (prompt, tasks, max tokens) of this preset for --model "
-                      "(default: the preset --model names, else generic)")
-TASKS = preset_option("eval_tasks", "--tasks", "-t")
-LIMIT = typer.Option(None, "--limit", min=1, help="first N problems of each task")
-DATA_DIR = typer.Option(None, "--data-dir", help="local benchmark dir laid out like shared/data "
-                        "(default: $PRUNEEVAL_DATA_DIR, else the Hugging Face hub)")
-ENGINE = typer.Option("hf", "--engine", help="generation engine: hf | vllm | openai")
-GEN_BATCH = preset_option("batch_gen", "--batch-size", min=1)
-MAX_TOKENS = preset_option("max_tokens", "--max-tokens", min=1)
-SEED = typer.Option(0, "--seed", help="seed of every sampled and trained number")
-TRUST = typer.Option(False, "--trust-remote-code", help="allow code from the model repository to run")
-BASE_URL = typer.Option(None, "--base-url", help="--engine openai: the server, e.g. http://127.0.0.1:8000/v1 "
-                        "(default $OPENAI_BASE_URL; key from $OPENAI_API_KEY)")
-TP = typer.Option(None, "--tensor-parallel-size", min=1, help="--engine vllm: GPUs per model")
-CONCURRENCY = typer.Option(None, "--concurrency", min=1, help="--engine openai: requests in flight (default 16)")
-CONNECT_TIMEOUT = typer.Option(None, "--connect-timeout", min=0.001, help="--engine openai: seconds to connect "
-                               "(default 10)")
-READ_TIMEOUT = typer.Option(None, "--read-timeout", min=0.001, help="--engine openai: seconds of silence while "
-                            "waiting for an answer, which comes whole: bounds one generation (default 600)")
-DEADLINE = typer.Option(None, "--request-deadline", min=0.001, help="--engine openai: seconds for one request, "
-                        "all its retries included (default 1800)")
-FINETUNE, LR, EPOCHS = (preset_option("finetune", "--finetune"), preset_option("lr", "--lr"),
-                        preset_option("epochs", "--epochs"))
-DTYPE = preset_option("train_dtype", "--dtype")
-PROCESSES = preset_option("num_processes", "--num-processes", min=0, note="default: the preset's; more than 1 "
-                          "without --launcher is ddp")
-LAUNCHER = preset_option("launcher", "--launcher", note="on the command line: none for one process; default: the "
-                         "preset's")
-
-
-def launch_settings(launcher: Optional[str], num_processes: Optional[int]) -> dict:
-    """Preset overrides of --launcher / --num-processes (``none`` is the preset's empty launcher)."""
-    if launcher is not None and launcher not in ("ddp", "fsdp", "deepspeed-zero3", "none"):
-        raise UserError(f"--launcher {launcher!r}: expected ddp, fsdp, deepspeed-zero3 or none")
-    return {"launcher": "" if launcher == "none" else launcher, "num_processes": num_processes}
-
-
-def engine_given(base_url=None, tensor_parallel_size=None, concurrency=None, connect_timeout=None,
-                 read_timeout=None, request_deadline=None) -> dict:
-    """The engine options of the command line, by their library names (None: not given)."""
-    return {"base_url": base_url, "tensor_parallel_size": tensor_parallel_size, "concurrency": concurrency,
-            "connect_timeout_s": connect_timeout, "read_timeout_s": read_timeout, "deadline_s": request_deadline}
-
-
 @app.callback()
 def _root(debug: bool = typer.Option(False, "--debug", help="show tracebacks of errors")):
     STATE["debug"] = debug
 
 
 @app.command("eval")
+@with_engine_options
 def eval_cmd(
     model: Optional[str] = MODEL,
     preset_name: Optional[str] = PRESET,
@@ -109,20 +47,15 @@ def eval_cmd(
     engine: str = ENGINE,
     batch_size: Optional[int] = GEN_BATCH,
     n: int = typer.Option(1, "--n", min=1, help="samples per problem"),
-    temperature: Optional[float] = preset_option("eval_temperature", "--temperature", callback=_temperature),
-    top_p: Optional[float] = preset_option("eval_top_p", "--top-p", callback=_top_p),
+    temperature: Optional[float] = preset_option("eval_temperature", "--temperature", callback=check_temperature),
+    top_p: Optional[float] = preset_option("eval_top_p", "--top-p", callback=check_top_p),
     max_tokens: Optional[int] = MAX_TOKENS,
     seed: int = SEED,
     trust_remote_code: bool = TRUST,
-    base_url: Optional[str] = BASE_URL,
-    tensor_parallel_size: Optional[int] = TP,
-    concurrency: Optional[int] = CONCURRENCY,
-    connect_timeout: Optional[float] = CONNECT_TIMEOUT,
-    read_timeout: Optional[float] = READ_TIMEOUT,
-    request_deadline: Optional[float] = DEADLINE,
     method: str = typer.Option("baseline", "--method", help="a method that does not train: baseline, prompt, "
                                "tale[@B], draft, budget[@B], nothink"),
-    opt: List[str] = typer.Option([], "--opt", help="method option key=value (e.g. budget=512, answer_budget=32)"),
+    opt: List[str] = OPTS,
+    engine_opts: dict = None,  # the engine options, gathered by with_engine_options
 ):
     """Evaluate a model: accuracy, exact generated tokens and wall time per task."""
     from . import presets
@@ -133,12 +66,11 @@ def eval_cmd(
                                                           max_tokens=max_tokens, batch_gen=batch_size)
     print_summaries(*evaluate_model(
         preset, method=method, method_opts=tuple(opt), tasks=tasks, limit=limit, out=out, data_dir=data_dir,
-        engine=engine, n=n, seed=seed, trust_remote_code=trust_remote_code,
-        engine_opts=engine_given(base_url, tensor_parallel_size, concurrency, connect_timeout, read_timeout,
-                                 request_deadline)))
+        engine=engine, n=n, seed=seed, trust_remote_code=trust_remote_code, engine_opts=engine_opts))
 
 
 @app.command("sweep")
+@with_engine_options
 def sweep_cmd(
     budgets: str = typer.Option(..., "--budgets", help="comma list of token budgets, e.g. 64,128,256,512"),
     method: str = typer.Option("budget", "--method", help="comma list of budget (budget forcing and the plain "
@@ -154,9 +86,7 @@ def sweep_cmd(
     batch_size: Optional[int] = GEN_BATCH,
     seed: int = SEED,
     trust_remote_code: bool = TRUST,
-    base_url: Optional[str] = BASE_URL,
-    tensor_parallel_size: Optional[int] = TP,
-    concurrency: Optional[int] = CONCURRENCY,
+    engine_opts: dict = None,  # the engine options, gathered by with_engine_options
 ):
     """Accuracy at each token budget: budget forcing against a plain max-tokens cut, one curve per model."""
     from . import presets
@@ -166,19 +96,20 @@ def sweep_cmd(
     result, out, budget_list = sweep_model(
         preset, budgets=budgets, method=method, tasks=tasks, limit=limit, answer_budget=answer_budget, out=out,
         data_dir=data_dir, engine=engine, seed=seed, trust_remote_code=trust_remote_code,
-        engine_opts=engine_given(base_url, tensor_parallel_size, concurrency))
+        engine_opts=engine_opts)
     typer.echo(f"{len(result['curves'])} curves at {len(budget_list)} budgets: wrote {out}/sweep.md, sweep.json, sweep.png")
 
 
 @app.command("presample")
+@with_engine_options
 def presample_cmd(
     model: Optional[str] = MODEL,
     benchmark: Optional[str] = preset_option("presample_benchmark", "--benchmark", "-b"),
     k: Optional[int] = preset_option("k", "--k", min=1),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N training problems (default: the "
                                         "preset's presample_limit)"),
-    temperature: Optional[float] = preset_option("presample_temperature", "--temperature", callback=_temperature),
-    top_p: Optional[float] = preset_option("presample_top_p", "--top-p", callback=_top_p),
+    temperature: Optional[float] = preset_option("presample_temperature", "--temperature", callback=check_temperature),
+    top_p: Optional[float] = preset_option("presample_top_p", "--top-p", callback=check_top_p),
     max_tokens: Optional[int] = MAX_TOKENS,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="output dir (default runs/presample-<model>)"),
     data_dir: Optional[Path] = DATA_DIR,
@@ -186,12 +117,7 @@ def presample_cmd(
     batch_size: Optional[int] = GEN_BATCH,
     seed: int = SEED,
     trust_remote_code: bool = TRUST,
-    base_url: Optional[str] = BASE_URL,
-    tensor_parallel_size: Optional[int] = TP,
-    concurrency: Optional[int] = CONCURRENCY,
-    connect_timeout: Optional[float] = CONNECT_TIMEOUT,
-    read_timeout: Optional[float] = READ_TIMEOUT,
-    request_deadline: Optional[float] = DEADLINE,
+    engine_opts: dict = None,  # the engine options, gathered by with_engine_options
 ):
     """K samples per training problem from the reference model, graded, with L_ref and A_ref."""
     from . import presets
@@ -202,9 +128,7 @@ def presample_cmd(
                                         presample_temperature=temperature, presample_top_p=top_p,
                                         max_tokens=max_tokens, batch_gen=batch_size)
     summary, out = presample_model(p, out=out, data_dir=data_dir, engine=engine, seed=seed,
-                                   trust_remote_code=trust_remote_code,
-                                   engine_opts=engine_given(base_url, tensor_parallel_size, concurrency,
-                                                            connect_timeout, read_timeout, request_deadline))
+                                   trust_remote_code=trust_remote_code, engine_opts=engine_opts)
     print_summaries({p.presample_benchmark: summary}, out)
 
 
@@ -219,9 +143,8 @@ def train_cmd(
     epochs: Optional[float] = EPOCHS,
     batch_size: Optional[int] = preset_option("batch_size", "--batch-size", min=1),
     micro_batch_size: Optional[int] = preset_option("micro_batch_size", "--micro-batch-size", min=1),
-    opt: List[str] = typer.Option([], "--opt", help="method option key=value (e.g. lam=5, m=2, eps=0.2, ratio=token)"),
-    save_steps: Optional[int] = typer.Option(None, "--save-steps", min=1, help="checkpoint every N optimizer steps "
-                                             "(a killed run resumes from the last; default 200)"),
+    opt: List[str] = OPTS,
+    save_steps: Optional[int] = SAVE_STEPS,
     dtype: Optional[str] = DTYPE,
     num_processes: Optional[int] = PROCESSES,
     launcher: Optional[str] = LAUNCHER,
@@ -240,6 +163,7 @@ def train_cmd(
 
 
 @app.command("run")
+@with_engine_options
 def run_cmd(
     method: str = typer.Option("o1pruner", "--method", help="comma list of baseline, prompt, tale[@B], draft, "
                                "budget[@B], nothink, sft, dpo, o1pruner"),
@@ -254,8 +178,7 @@ def run_cmd(
     epochs: Optional[float] = EPOCHS,
     lam: Optional[float] = preset_option("lam", "--lam"),
     max_tokens: Optional[int] = MAX_TOKENS,
-    opt: List[str] = typer.Option([], "--opt", help="method option key=value (e.g. m=2, eps=0.2, ratio=token, "
-                                  "budget=512)"),
+    opt: List[str] = OPTS,
     dtype: Optional[str] = DTYPE,
     num_processes: Optional[int] = PROCESSES,
     launcher: Optional[str] = LAUNCHER,
@@ -263,12 +186,7 @@ def run_cmd(
     engine: str = ENGINE,
     seed: int = SEED,
     trust_remote_code: bool = TRUST,
-    base_url: Optional[str] = BASE_URL,
-    tensor_parallel_size: Optional[int] = TP,
-    concurrency: Optional[int] = CONCURRENCY,
-    connect_timeout: Optional[float] = CONNECT_TIMEOUT,
-    read_timeout: Optional[float] = READ_TIMEOUT,
-    request_deadline: Optional[float] = DEADLINE,
+    engine_opts: dict = None,  # the engine options, gathered by with_engine_options
 ):
     """The whole pipeline: presample, train each method, evaluate all, leaderboard."""
     from . import presets
@@ -278,9 +196,7 @@ def run_cmd(
                                         epochs=epochs, lam=lam, max_tokens=max_tokens, train_dtype=dtype,
                                         **launch_settings(launcher, num_processes))
     run_command(p, methods=method, tasks=tasks, out=out, limit=limit, data_dir=data_dir, engine=engine, seed=seed,
-                method_opts=tuple(opt), trust_remote_code=trust_remote_code,
-                engine_opts=engine_given(base_url, tensor_parallel_size, concurrency, connect_timeout,
-                                         read_timeout, request_deadline))
+                method_opts=tuple(opt), trust_remote_code=trust_remote_code, engine_opts=engine_opts)
 
 
 @app.command("grade")
