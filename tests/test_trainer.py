@@ -12,7 +12,7 @@ from pruneeval.records import SampleRecord
 from pruneeval.trainers import TrainConfig, train
 from pruneeval.trainers.batches import IGNORE, Collator, encode_records, sequence_logprobs
 from pruneeval.trainers.model_setup import setup_model
-from pruneeval.trainers.reference import attach_ref_logprobs, rank_share
+from pruneeval.trainers.reference import attach, rank_share, score
 from pruneeval.trainers.sft import SFT, shortest_correct
 
 
@@ -195,7 +195,7 @@ def test_reference_logprobs_are_attached_per_sequence(tokenizer):
     pairs = [{"chosen_input_ids": e["input_ids"], "chosen_labels": e["labels"],
               "rejected_input_ids": e["input_ids"][:-2], "rejected_labels": e["labels"][:-2]} for e in examples]
     collate = Collator(tokenizer.pad_token_id)
-    attach_ref_logprobs(model, pairs, collate, batch_size=2)
+    attach(pairs, score(model, pairs, collate, batch_size=2))
     batch = collate(pairs)
     for p in ("chosen_", "rejected_"):
         assert torch.allclose(batch[p + "ref_logprobs"], sequence_logprobs(model, batch, p).detach(), atol=1e-5)

@@ -83,9 +83,14 @@ def response_mask(batch: dict, prefix: str = "") -> torch.Tensor:
     return (batch[prefix + "labels"] != IGNORE).float()
 
 
+def sequence_prefixes(example: dict) -> list[str]:
+    """The sequences of an example: ``""`` or ``"chosen_"`` / ``"rejected_"`` (keys ``<prefix>input_ids``)."""
+    return [k[:-len("input_ids")] for k in example if k.endswith("input_ids")]
+
+
 def main_ids(example: dict) -> str:
     """The key of the sequence an example is sorted by (its first ``<prefix>input_ids``)."""
-    return next(k for k in example if k.endswith("input_ids"))
+    return sequence_prefixes(example)[0] + "input_ids"
 
 
 class SortedBatchSampler(torch.utils.data.Sampler):

@@ -21,14 +21,9 @@ from pathlib import Path
 
 import torch
 
-from .batches import sequence_logprobs
+from .batches import sequence_logprobs, sequence_prefixes
 
 REFERENCE_FILE = "reference.pt"
-
-
-def sequence_prefixes(example: dict) -> list[str]:
-    """The sequences of an example: ``""`` or ``"chosen_"`` / ``"rejected_"`` (keys ``<prefix>input_ids``)."""
-    return [k[:-len("input_ids")] for k in example if k.endswith("input_ids")]
 
 
 @torch.no_grad()
@@ -54,12 +49,8 @@ def score(model, examples: list[dict], collate, batch_size: int, device=None,
     return out
 
 
-def attach_ref_logprobs(model, examples: list[dict], collate, batch_size: int) -> None:
-    """Score every example with ``model`` in this one process and attach ``<prefix>ref_logprobs``."""
-    attach(examples, score(model, examples, collate, batch_size))
-
-
 def attach(examples: list[dict], scores: list[dict[str, list[float]]]) -> None:
+    """Put each sequence's scores on its example as ``<prefix>ref_logprobs``."""
     for e, row in zip(examples, scores):
         for p, logp in row.items():
             e[p + "ref_logprobs"] = logp
