@@ -44,6 +44,13 @@ CASES = [
     (["eval", "--engine", "nope"], "unknown engine 'nope'"),
     (["run", "--engine", "nope"], "unknown engine 'nope'"),
     (["eval", "--base-url", "http://127.0.0.1:9/v1"], "--base-url: not an option of --engine hf"),
+    # every engine option reaches the library under its own name, in each command that generates
+    (["presample", "--tensor-parallel-size", "2"], "--tensor-parallel-size: not an option of --engine hf"),
+    (["sweep", "--budgets", "8", "--concurrency", "4"], "--concurrency: not an option of --engine hf"),
+    (["run", "--connect-timeout", "3"], "--connect-timeout: not an option of --engine hf"),
+    (["eval", "--engine", "vllm", "--read-timeout", "3"], "--read-timeout: not an option of --engine vllm"),
+    (["run", "--engine", "openai", "--request-deadline", "3", "--tensor-parallel-size", "2"],
+     "--tensor-parallel-size: not an option of --engine openai"),
     (["eval", "--engine", "openai"], "needs a server: --base-url"),
     (["grade", "{tmp}/bad.jsonl", "--benchmark", "nope"], "unknown benchmark 'nope'"),
     (["presample", "--model", "{tiny}", "--benchmark", "nope"], "unknown benchmark 'nope'"),
