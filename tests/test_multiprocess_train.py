@@ -131,3 +131,71 @@ def test_killed_launch_resumes(presampled, toy_model_dir, tmp_path):
     wa, wb = _weights(ref), _weights(resumed)
     apart = max((wa[k].float() - wb[k].float()).abs().max().item() for k in wa)
     assert apart < 1e-6, apart
+
+
+# ---------------------------------------------------------------- a big model's preset, at small size
+
+SCALE = '''
+import sys
+from pathlib import Path
+from pruneeval import presets
+from pruneeval.trainers import TrainConfig, get_method, train_launched
+
+preset, launcher, model, presample, out = sys.argv[1:6]
+config = TrainConfig.from_preset(presets.resolve(preset), "o1pruner", launcher=launcher, num_processes=2, lr=1e-3,
+                                 warmup_ratio=0.0, max_steps=1, logging_steps=1, progress=False)
+print(train_launched(get_method("o1pruner"), model, presample, config, Path(out)))
+'''
+
+
+@pytest.fixture(scope="module")
+def qwq_shaped(tmp_path_factory) -> Path:
+    """A random Qwen2 model with QwQ-32B's 64 layers at width 32, saved in bf16 as QwQ-32B is, and the
+    real Qwen2 tokenizer."""
+    import torch
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+    from conftest import QWEN2_TOKENIZER
+
+    tok = AutoTokenizer.from_pretrained(QWEN2_TOKENIZER)
+    cfg = Qwen2Config(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=64,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+                      tie_word_embeddings=False, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("qwq-shaped")
+    Qwen2ForCausalLM(cfg).to(torch.bfloat16).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+@pytest.mark.parametrize("launcher", ["deepspeed-zero3", "fsdp"])
+def test_the_qwq_preset_trains_on_two_processes(launcher, qwq_shaped, presampled, tmp_path):
+    """QwQ-32B-Preview's training settings as they are (bf16 over fp32 masters, gradient checkpointing,
+    freeze:48 of 64 layers, max length 4096, effective batch 32 = 1 x 16 x 2 processes) on a random
+    model of its depth: one step under its launcher (ZeRO-3) and under FSDP.  Only the schedule is
+    changed (lr 1e-3 from 2e-6, no warmup) so that one step moves the weights visibly: the embeddings,
+    the lm_head and the first 16 layers must not move, each of the last 48 must."""
+    from safetensors.torch import load_file
+
+    out = tmp_path / launcher
+    p = subprocess.run([sys.executable, "-c", SCALE, "QwQ-32B-Preview", launcher, qwq_shaped, presampled, out],
+                       capture_output=True, text=True, timeout=1200)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-4000:]
+    run = json.loads((out / "training.json").read_text())
+    cfg = run["config"]
+    assert (run["processes"], run["steps"], run["distributed"]) == (2, 1, {"deepspeed-zero3": "DEEPSPEED",
+                                                                           "fsdp": "FSDP"}[launcher])
+    assert (cfg["dtype"], cfg["gradient_checkpointing"], cfg["finetune"], cfg["max_length"], cfg["max_grad_norm"],
+            cfg["micro_batch_size"] * cfg["grad_accum"] * cfg["num_processes"]) == \
+        ("bfloat16", True, "freeze:48", 4096, 10.0, 32)
+    losses = _losses(out / "model")
+    assert losses and all(abs(x) < 1e3 for x in losses), losses
+    before, after = load_file(qwq_shaped / "model.safetensors"), load_file(out / "model" / "model.safetensors")
+    moved = {k: (after[k].float() - before[k].to(after[k].dtype).float()).abs().max().item() for k in before}
+    layer = {k: int(k.split(".")[2]) if k.startswith("model.layers.") else -1 for k in moved}  # -1: not in a layer
+    frozen = [k for k in moved if k in ("model.embed_tokens.weight", "lm_head.weight") or 0 <= layer[k] < 16]
+    trained = [k for k in moved if layer[k] >= 16]  # and the final norm: too little to see in bf16
+    print(f"\n{launcher}: losses {losses}; frozen moved by at most {max(moved[k] for k in frozen):.1e}, "
+          f"trained by up to {max(moved[k] for k in trained):.1e}")
+    assert max(moved[k] for k in frozen) == 0
+    assert min(max(moved[k] for k in trained if layer[k] == i) for i in range(16, 64)) > 1e-4
