@@ -9,7 +9,10 @@ o1pruner also check the reference pass split across the processes: their step-1 
 the reference log-probs of every example of the batch, and the ratio is 1 at step 0.
 
 A run killed mid-training (the launching process and with it its training processes) resumes from
-its last checkpoint to the uninterrupted run's weights."""
+its last checkpoint to the uninterrupted run's weights.
+
+A big model's preset (QwQ-32B-Preview) trains as it is, bf16 and all, on a random model of its depth
+under ZeRO-3 and FSDP."""
 
 from __future__ import annotations
 
