@@ -9,9 +9,9 @@ from typing import List, Optional
 
 import typer
 
-from .cli_options import (DATA_DIR, DTYPE, ENGINE, EPOCHS, FINETUNE, GEN_BATCH, LAUNCHER, LIMIT, LR, MAX_TOKENS,
+from .cli_options import (DTYPE, EPOCHS, FINETUNE, GEN_BATCH, LAUNCHER, LIMIT, LR, MAX_TOKENS,
                           MODEL, OPTS, PRESET, PROCESSES, SAVE_STEPS, SEED, TASKS, TRUST, check_temperature,
-                          check_top_p, launch_settings, preset_option, with_engine_options)
+                          check_top_p, launch_settings, preset_option, with_generation_options)
 from .errors import UserError, first_line, one_line
 from .outputs import check_out_dir, check_out_file, out_lock
 
@@ -36,26 +36,22 @@ def _root(debug: bool = typer.Option(False, "--debug", help="show tracebacks of 
 
 
 @app.command("eval")
-@with_engine_options
+@with_generation_options
 def eval_cmd(
     model: Optional[str] = MODEL,
     preset_name: Optional[str] = PRESET,
     tasks: Optional[str] = TASKS,
     limit: Optional[int] = LIMIT,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="output dir (default runs/eval-<model>)"),
-    data_dir: Optional[Path] = DATA_DIR,
-    engine: str = ENGINE,
     batch_size: Optional[int] = GEN_BATCH,
     n: int = typer.Option(1, "--n", min=1, help="samples per problem"),
     temperature: Optional[float] = preset_option("eval_temperature", "--temperature", callback=check_temperature),
     top_p: Optional[float] = preset_option("eval_top_p", "--top-p", callback=check_top_p),
     max_tokens: Optional[int] = MAX_TOKENS,
-    seed: int = SEED,
-    trust_remote_code: bool = TRUST,
     method: str = typer.Option("baseline", "--method", help="a method that does not train: baseline, prompt, "
                                "tale[@B], draft, budget[@B], nothink"),
     opt: List[str] = OPTS,
-    engine_opts: dict = None,  # the engine options, gathered by with_engine_options
+    gen: dict = None,  # data dir, engine, seed, trust, engine options: gathered by with_generation_options
 ):
     """Evaluate a model: accuracy, exact generated tokens and wall time per task."""
     from . import presets
@@ -65,12 +61,11 @@ def eval_cmd(
     preset = presets.resolve(model, preset_name).override(eval_temperature=temperature, eval_top_p=top_p,
                                                           max_tokens=max_tokens, batch_gen=batch_size)
     print_summaries(*evaluate_model(
-        preset, method=method, method_opts=tuple(opt), tasks=tasks, limit=limit, out=out, data_dir=data_dir,
-        engine=engine, n=n, seed=seed, trust_remote_code=trust_remote_code, engine_opts=engine_opts))
+        preset, method=method, method_opts=tuple(opt), tasks=tasks, limit=limit, out=out, n=n, **gen))
 
 
 @app.command("sweep")
-@with_engine_options
+@with_generation_options
 def sweep_cmd(
     budgets: str = typer.Option(..., "--budgets", help="comma list of token budgets, e.g. 64,128,256,512"),
     method: str = typer.Option("budget", "--method", help="comma list of budget (budget forcing and the plain "
@@ -81,12 +76,8 @@ def sweep_cmd(
     limit: Optional[int] = LIMIT,
     answer_budget: int = typer.Option(32, "--answer-budget", min=1, help="answer tokens after a forced budget"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="output dir (default runs/sweep-<model>)"),
-    data_dir: Optional[Path] = DATA_DIR,
-    engine: str = ENGINE,
     batch_size: Optional[int] = GEN_BATCH,
-    seed: int = SEED,
-    trust_remote_code: bool = TRUST,
-    engine_opts: dict = None,  # the engine options, gathered by with_engine_options
+    gen: dict = None,  # data dir, engine, seed, trust, engine options: gathered by with_generation_options
 ):
     """Accuracy at each token budget: budget forcing against a plain max-tokens cut, one curve per model."""
     from . import presets
@@ -94,14 +85,12 @@ def sweep_cmd(
 
     preset = presets.resolve(model, preset_name).override(batch_gen=batch_size)
     result, out, budget_list = sweep_model(
-        preset, budgets=budgets, method=method, tasks=tasks, limit=limit, answer_budget=answer_budget, out=out,
-        data_dir=data_dir, engine=engine, seed=seed, trust_remote_code=trust_remote_code,
-        engine_opts=engine_opts)
+        preset, budgets=budgets, method=method, tasks=tasks, limit=limit, answer_budget=answer_budget, out=out, **gen)
     typer.echo(f"{len(result['curves'])} curves at {len(budget_list)} budgets: wrote {out}/sweep.md, sweep.json, sweep.png")
 
 
 @app.command("presample")
-@with_engine_options
+@with_generation_options
 def presample_cmd(
     model: Optional[str] = MODEL,
     benchmark: Optional[str] = preset_option("presample_benchmark", "--benchmark", "-b"),
@@ -112,12 +101,8 @@ def presample_cmd(
     top_p: Optional[float] = preset_option("presample_top_p", "--top-p", callback=check_top_p),
     max_tokens: Optional[int] = MAX_TOKENS,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="output dir (default runs/presample-<model>)"),
-    data_dir: Optional[Path] = DATA_DIR,
-    engine: str = ENGINE,
     batch_size: Optional[int] = GEN_BATCH,
-    seed: int = SEED,
-    trust_remote_code: bool = TRUST,
-    engine_opts: dict = None,  # the engine options, gathered by with_engine_options
+    gen: dict = None,  # data dir, engine, seed, trust, engine options: gathered by with_generation_options
 ):
     """K samples per training problem from the reference model, graded, with L_ref and A_ref."""
     from . import presets
@@ -127,8 +112,7 @@ def presample_cmd(
     p = presets.resolve(model).override(presample_benchmark=benchmark, k=k, presample_limit=limit,
                                         presample_temperature=temperature, presample_top_p=top_p,
                                         max_tokens=max_tokens, batch_gen=batch_size)
-    summary, out = presample_model(p, out=out, data_dir=data_dir, engine=engine, seed=seed,
-                                   trust_remote_code=trust_remote_code, engine_opts=engine_opts)
+    summary, out = presample_model(p, out=out, **gen)
     print_summaries({p.presample_benchmark: summary}, out)
 
 
@@ -163,7 +147,7 @@ def train_cmd(
 
 
 @app.command("run")
-@with_engine_options
+@with_generation_options
 def run_cmd(
     method: str = typer.Option("o1pruner", "--method", help="comma list of baseline, prompt, tale[@B], draft, "
                                "budget[@B], nothink, sft, dpo, o1pruner"),
@@ -182,11 +166,7 @@ def run_cmd(
     dtype: Optional[str] = DTYPE,
     num_processes: Optional[int] = PROCESSES,
     launcher: Optional[str] = LAUNCHER,
-    data_dir: Optional[Path] = DATA_DIR,
-    engine: str = ENGINE,
-    seed: int = SEED,
-    trust_remote_code: bool = TRUST,
-    engine_opts: dict = None,  # the engine options, gathered by with_engine_options
+    gen: dict = None,  # data dir, engine, seed, trust, engine options: gathered by with_generation_options
 ):
     """The whole pipeline: presample, train each method, evaluate all, leaderboard."""
     from . import presets
@@ -195,8 +175,7 @@ def run_cmd(
     p = presets.resolve(model).override(presample_limit=presample_limit, k=k, finetune=finetune, lr=lr,
                                         epochs=epochs, lam=lam, max_tokens=max_tokens, train_dtype=dtype,
                                         **launch_settings(launcher, num_processes))
-    run_command(p, methods=method, tasks=tasks, out=out, limit=limit, data_dir=data_dir, engine=engine, seed=seed,
-                method_opts=tuple(opt), trust_remote_code=trust_remote_code, engine_opts=engine_opts)
+    run_command(p, methods=method, tasks=tasks, out=out, limit=limit, method_opts=tuple(opt), **gen)
 
 
 @app.command("grade")

@@ -1,11 +1,12 @@
 """The command line's shared options, declared once: the help of each option that overrides a
-preset or training field is that field's (written next to it), and the engine options reach a
-command as one ``engine_opts`` dict by their library names."""
+preset or training field is that field's (written next to it), and the options of every
+generating command reach it as one ``gen`` dict by their library names."""
 
 from __future__ import annotations
 
 import functools
 import inspect
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -73,21 +74,31 @@ ENGINE_OPTIONS = {
 }
 
 
-def with_engine_options(command):
-    """``command`` with the engine options added to its parameters (so to its ``--help``); it is
-    called with them gathered into ``engine_opts`` (library name -> value, None when not given)."""
-    params = [p for name, p in inspect.signature(command).parameters.items() if name != "engine_opts"]
+# The options every generating command (eval, sweep, presample, run) takes, passed on as they are.
+GENERATION_OPTIONS = {"data_dir": (Optional[Path], DATA_DIR), "engine": (str, ENGINE), "seed": (int, SEED),
+                      "trust_remote_code": (bool, TRUST)}
+
+
+def with_generation_options(command):
+    """``command`` with the generation and engine options added to its parameters (so to its
+    ``--help``); it is called with them gathered into ``gen``: the generation options by name, and
+    ``engine_opts`` (engine option's library name -> value, None when not given), the keywords of
+    every generating library call."""
+    params = [p for name, p in inspect.signature(command).parameters.items() if name != "gen"]
+    params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=option)
+               for name, (kind, option) in GENERATION_OPTIONS.items()]
     params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind,
                                  default=typer.Option(None, ENGINE_FLAGS[name], **option))
                for name, (kind, option) in ENGINE_OPTIONS.items()]
 
     @functools.wraps(command)
-    def with_engine(**given):
-        engine_opts = {name: given.pop(name) for name in ENGINE_OPTIONS}
-        return command(**given, engine_opts=engine_opts)
+    def with_generation(**given):
+        gen = {name: given.pop(name) for name in GENERATION_OPTIONS}
+        gen["engine_opts"] = {name: given.pop(name) for name in ENGINE_OPTIONS}
+        return command(**given, gen=gen)
 
-    with_engine.__signature__ = inspect.signature(command).replace(parameters=params)
-    return with_engine
+    with_generation.__signature__ = inspect.signature(command).replace(parameters=params)
+    return with_generation
 
 
 def launch_settings(launcher: Optional[str], num_processes: Optional[int]) -> dict:
