@@ -128,14 +128,20 @@ def _interrupt_when_posted(proc, srv) -> float:
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
     t0 = time.perf_counter()
-    proc.wait(timeout=30)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # say where it hangs: PYTHONFAULTHANDLER dumps every thread on SIGABRT
+        proc.send_signal(signal.SIGABRT)
+        err = proc.communicate(timeout=30)[1]
+        pytest.fail(f"still running 30 s after Ctrl-C; its stderr and threads:\n{err[-8000:]}")
     return time.perf_counter() - t0
 
 
 def test_ctrl_c_stops_a_run_waiting_on_a_hung_server_within_2s(server, tiny_model, tmp_path, data_dir):
     srv = server(models_then(lambda h: None))
-    proc = subprocess.Popen([*PRUNEEVAL, *openai_eval(srv.url, tiny_model, tmp_path / "out")], env=_env(data_dir),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([*PRUNEEVAL, *openai_eval(srv.url, tiny_model, tmp_path / "out")],
+                            env=_env(data_dir, PYTHONFAULTHANDLER="1"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
     seconds = _interrupt_when_posted(proc, srv)
     err = proc.stderr.read()
     assert seconds < 2, seconds
