@@ -20,6 +20,17 @@ def die_with_parent() -> None:
             os._exit(1)
 
 
+def leave_process_group() -> None:
+    """Wait for every process, then tear the process group down before exiting: a process left
+    holding it while the first one (the rendezvous store's host) exits can abort in gloo's
+    threads at exit ("terminate called without an active exception"), failing a finished run."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def main(argv: list[str]) -> int:
     import warnings
 
@@ -38,6 +49,7 @@ def main(argv: list[str]) -> int:
         method = get_method(spec["method"], **spec["options"])
         train(method, spec["model"], load_presample(Path(spec["presample"])), TrainConfig(**spec["config"]),
               spec_path.parent)
+        leave_process_group()
     except UserError as e:
         print(f"error: {first_line(e)}", file=sys.stderr)
         return 2
